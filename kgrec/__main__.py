@@ -1,0 +1,5 @@
+import sys
+
+from kgrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,40 @@
+"""The one scoring interface every recommender model shares.
+
+A model scores items for users by index (indices come from the
+:class:`~kgrec.graph.KnowledgeGraph` vocabulary; the public API speaks external ids).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class ScoringModel(nn.Module):
+    """Base class: ``score(users) -> [len(users), num_items]`` relevance scores.
+
+    Subclasses that learn by gradient descent also implement
+    ``bpr_scores(users, pos_items, neg_items) -> (pos, neg, reg)`` (see
+    :mod:`kgrec.train`); closed-form ones implement ``fit(interactions)`` on a
+    binary user × item ``torch.sparse_csr`` / dense matrix. ``inductive`` tells whether
+    the model can score items that had no training interaction (cold-start items).
+    """
+
+    num_users: int
+    num_items: int
+    inductive: bool = False
+
+    def score(self, users: Tensor) -> Tensor:  # pragma: no cover - interface
+        """Scores of every item for each user index in ``users`` (``[B]`` → ``[B, I]``)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def score_all(self, users: Tensor, batch_size: int = 1024) -> Tensor:
+        """:meth:`score` in batches of users, in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return torch.cat([self.score(users[i:i + batch_size])
+                              for i in range(0, len(users), batch_size)])
+        finally:
+            self.train(was_training)
