@@ -109,8 +109,8 @@ class KnowledgeGraph:
         triples = dataset.triples.drop_duplicates()
         heads = triples["head"].to_numpy(dtype=object)
         tails = triples["tail"].to_numpy(dtype=object)
-        head_types = triples["head"].str.partition(":")[0].to_numpy(dtype=object)
-        tail_types = triples["tail"].str.partition(":")[0].to_numpy(dtype=object)
+        head_types = triples["head"].str.split(":", n=1).str[0].to_numpy(dtype=object)
+        tail_types = triples["tail"].str.split(":", n=1).str[0].to_numpy(dtype=object)
         for kind in sorted(set(head_types) | set(tail_types)):
             if kind in ("user", "movie"):
                 continue
