@@ -32,6 +32,9 @@ KNOWN_RELATIONS = {
 }
 
 
+_PLURALS = {"country": "countries", "entity": "entities", "person": "persons"}
+
+
 class DataError(ValueError):
     """Malformed input: the message names the file and, where known, the line."""
 
@@ -149,7 +152,7 @@ class MovieDataset:
         kinds = tails.str.partition(":")[0]
         for kind, count in kinds.value_counts().sort_index().items():
             if kind != "movie":
-                out[f"{kind}s" if not kind.endswith("s") else kind] = int(count)
+                out[_PLURALS.get(kind, kind if kind.endswith("s") else f"{kind}s")] = int(count)
         return out
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic

@@ -107,7 +107,7 @@ def _read_part(path: Path) -> pd.DataFrame:
         raise DataError("split file not found", path=path)
     try:
         df = pd.read_csv(path, sep="\t", dtype={"user_id": str, "item_id": str})
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot parse split file: {exc}", path=path) from exc
     missing = [c for c in RATING_COLUMNS if c not in df.columns]
     if missing:

@@ -1,0 +1,224 @@
+"""RecBole atomic files: ``<name>.inter`` / ``.item`` / ``.kg`` / ``.link``.
+
+Each file is TAB-separated, UTF-8, with a typed header line (``user_id:token
+item_id:token rating:float timestamp:float``); fields are read by name, the ``:type``
+suffix is ignored. Columns used:
+
+* ``.inter``: ``user_id``, ``item_id`` (required), ``rating`` (default 1.0, noted),
+  ``timestamp`` (default 0);
+* ``.item`` (optional): ``item_id``, ``movie_title`` (or ``title``), ``release_year`` (or
+  ``year``), ``class`` (or ``genre``: space-separated genre names → ``has_genre``);
+* ``.link``: ``item_id`` → ``entity_id`` (a Freebase mid);
+* ``.kg``: ``head_id``, ``relation_id``, ``tail_id``.
+
+KG mapping (:func:`kg_triples`): linked entities become ``movie:<item_id>``; Freebase
+relations ``film.film.*`` become kgrec relations (:data:`RELATIONS`), with typed tails
+``person:<mid>``, ``genre:<mid>``, ``country:<mid>``, ``language:<mid>``; other
+``film.film.*`` relations keep their last name component in snake case with
+``entity:<mid>`` tails (``film.film.award_nomination`` → ``award_nomination``), or
+``movie:<id>`` when the tail is itself a linked movie (sequels). Inverse relations
+(:data:`INVERSE_RELATIONS`) duplicate their forward twins and are dropped; so is every
+triple whose head is not a linked movie of the dataset. Freebase mids have no labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from kgrec.data.dataset import DataError, MovieDataset, empty_triples
+from kgrec.data.sources import _tables as T
+
+log = logging.getLogger("kgrec.data")
+
+#: Freebase relation → (kgrec relation, tail entity type).
+RELATIONS: dict[str, tuple[str, str]] = {
+    "film.film.actor": ("starring", "person"),
+    "film.film.directed_by": ("directed_by", "person"),
+    "film.film.genre": ("has_genre", "genre"),
+    "film.film.written_by": ("written_by", "person"),
+    "film.film.produced_by": ("produced_by", "person"),
+    "film.film.country": ("from_country", "country"),
+    "film.film.language": ("in_language", "language"),
+}
+
+#: Inverse twins of film.film.* relations (head is the person, genre, ...): dropped.
+INVERSE_RELATIONS = frozenset({
+    "film.director.film", "film.film_genre.films_in_this_genre", "film.producer.film",
+    "film.writer.film", "film.actor.film", "film.cinematographer.film",
+    "film.content_rating.film", "film.production_company.films", "film.film_subject.films",
+})
+
+
+def relation_name(freebase: str) -> tuple[str, str]:
+    """(kgrec relation, tail type) for a Freebase relation name."""
+    if freebase in RELATIONS:
+        return RELATIONS[freebase]
+    last = freebase.rsplit(".", 1)[-1]
+    return re.sub(r"[^0-9a-z]+", "_", last.lower()).strip("_") or "related_to", "entity"
+
+
+def _atomic(path: Path, columns: tuple[str, ...]) -> T.Table:
+    """Read an atomic file; header names lose their ``:type`` suffix."""
+    table = T.read_table(path, sep="\t", encoding="utf-8")
+    table.frame.columns = [c.split(":", 1)[0].strip() for c in table.frame.columns]
+    missing = [c for c in columns if c not in table.frame.columns]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(map(repr, missing))} (header fields are "
+                        "'name:type', e.g. 'user_id:token')", path=path, line=1)
+    return table
+
+
+def _single(folder: Path, suffix: str, name: str | None) -> Path | None:
+    if name is not None:
+        path = folder / f"{name}{suffix}"
+        return path if path.is_file() else None
+    found = sorted(folder.glob(f"*{suffix}"))
+    if len(found) > 1:
+        raise DataError(f"several {suffix} files ({', '.join(p.name for p in found)}); pass "
+                        "name= to choose one", path=folder)
+    return found[0] if found else None
+
+
+def read_recbole(folder: str | Path, *, name: str | None = None) -> MovieDataset:
+    """Read a folder of RecBole atomic files.
+
+    Args:
+        folder: Folder holding ``<name>.inter`` and optionally ``.item``, ``.kg``, ``.link``.
+        name: Dataset name (file stem); needed only when the folder holds several
+            ``.inter`` files.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError("RecBole folder not found", path=folder)
+    inter_path = _single(folder, ".inter", name)
+    if inter_path is None:
+        raise DataError(f"no {name + '.inter' if name else '*.inter'} file (RecBole atomic "
+                        "interactions) in this folder", path=folder)
+    stem = inter_path.stem
+    notes: list[str] = []
+    inter = _atomic(inter_path, ("user_id", "item_id"))
+    item_path = folder / f"{stem}.item"
+    triples = []
+    labels: dict[str, str] = {}
+    if item_path.is_file():
+        item_table = _atomic(item_path, ("item_id",))
+        frame = item_table.frame
+        T.check_nonempty(item_table, ["item_id"])
+        T.check_unique(item_table, ["item_id"], "item id")
+        title = _first_column(frame, ("movie_title", "title"))
+        year = _first_column(frame, ("release_year", "year"))
+        items = pd.DataFrame({
+            "item_id": frame["item_id"],
+            "title": frame[title].str.strip() if title else frame["item_id"],
+            "year": (T.to_number(item_table, year, allow_empty=True) if year
+                     else pd.Series(pd.NA, index=frame.index)),
+            "text": "",
+        })
+        genre = _first_column(frame, ("class", "genre", "genres"))
+        if genre:
+            names = frame[genre].str.split().explode().dropna()
+            names = names[names.ne("")]
+            entities = "genre:" + names
+            triples.append(pd.DataFrame({"head": "movie:" + items["item_id"].loc[names.index],
+                                         "relation": "has_genre", "tail": entities}))
+            labels.update(zip(entities, names))
+    else:
+        ids = pd.unique(inter.frame["item_id"])
+        items = pd.DataFrame({"item_id": ids, "title": ids, "year": pd.NA, "text": ""})
+        notes.append(f"recbole: no {stem}.item; items are the {len(ids):,} item ids of "
+                     f"{inter_path.name}, titled by id")
+    has_rating = "rating" in inter.frame.columns
+    has_time = "timestamp" in inter.frame.columns
+    if not has_rating:
+        notes.append(f"recbole: {inter_path.name} has no rating column; every interaction "
+                     "counts as rating 1.0")
+    ratings = T.ratings_frame(inter, items["item_id"], items_where=f"{stem}.item",
+                              rating="rating" if has_rating else None,
+                              timestamp="timestamp" if has_time else None)
+    genre_triples = (pd.concat(triples, ignore_index=True) if triples
+                     else empty_triples())
+    dataset = MovieDataset(stem, items, ratings, genre_triples, labels, notes)
+    if _single(folder, ".kg", stem) is not None:
+        dataset = merge_kg(dataset, folder, name=stem)
+    return dataset
+
+
+def _first_column(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
+    return next((c for c in candidates if c in frame.columns), None)
+
+
+def kg_triples(kg: pd.DataFrame, link: pd.DataFrame) -> pd.DataFrame:
+    """Map RecBole ``.kg`` triples to kgrec triples (see the module docstring).
+
+    Args:
+        kg: Columns ``head_id``, ``relation_id``, ``tail_id`` (Freebase mids and relations).
+        link: Columns ``item_id``, ``entity_id``: the movies of the dataset.
+
+    Returns:
+        ``head``/``relation``/``tail`` triples, heads all ``movie:<item_id>``, no duplicates.
+    """
+    to_movie = pd.Series(("movie:" + link["item_id"]).to_numpy(),
+                         index=link["entity_id"].to_numpy())
+    to_movie = to_movie[~to_movie.index.duplicated()]
+    heads = kg["head_id"].map(to_movie)
+    keep = (heads.notna() & ~kg["relation_id"].isin(INVERSE_RELATIONS)).to_numpy()
+    kg, heads = kg[keep], heads[keep]
+    mapping = {r: relation_name(r) for r in kg["relation_id"].unique()}
+    relations = kg["relation_id"].map({r: m[0] for r, m in mapping.items()})
+    kinds = kg["relation_id"].map({r: m[1] for r, m in mapping.items()})
+    tails = kg["tail_id"].map(to_movie)
+    tails = tails.where(tails.notna(), kinds + ":" + kg["tail_id"])
+    out = pd.DataFrame({"head": heads.to_numpy(), "relation": relations.to_numpy(),
+                        "tail": tails.to_numpy()})
+    return out.drop_duplicates(ignore_index=True)
+
+
+def merge_kg(dataset: MovieDataset, kg_dir: str | Path, *, name: str | None = None
+             ) -> MovieDataset:
+    """Add the triples of a RecBole ``.kg``/``.link`` pair to ``dataset``.
+
+    E.g. ``merge_kg(load_dataset("ml-100k"), "kg-links/RecBole-ml-100k")`` adds Freebase
+    directors, actors, writers, ... (``--kg-dir`` on the command line). Links to items the
+    dataset does not have are ignored (counted in the note).
+
+    Args:
+        dataset: The dataset to extend (not modified).
+        kg_dir: Folder holding ``<name>.kg`` and ``<name>.link``.
+        name: File stem; needed only when the folder holds several ``.kg`` files.
+
+    Returns:
+        A new :class:`MovieDataset` with the union of the triples and a note.
+    """
+    kg_dir = Path(kg_dir)
+    if not kg_dir.is_dir():
+        raise DataError("KG folder not found (expected <name>.kg and <name>.link)", path=kg_dir)
+    kg_path = _single(kg_dir, ".kg", name)
+    if kg_path is None:
+        raise DataError(f"no {name + '.kg' if name else '*.kg'} file in this folder",
+                        path=kg_dir)
+    link_path = kg_dir / f"{kg_path.stem}.link"
+    T.require_file(link_path, f"it links the item ids of {kg_path.name} to its entities")
+    link_table = _atomic(link_path, ("item_id", "entity_id"))
+    T.check_nonempty(link_table, ["item_id", "entity_id"])
+    link = link_table.frame[["item_id", "entity_id"]]
+    present = link["item_id"].isin(dataset.items["item_id"])
+    kg_table = _atomic(kg_path, ("head_id", "relation_id", "tail_id"))
+    T.check_nonempty(kg_table, ["head_id", "relation_id", "tail_id"])
+    kg = kg_table.frame[["head_id", "relation_id", "tail_id"]]
+    added = kg_triples(kg, link[present])
+    counts = added["relation"].value_counts()
+    note = (f"kg: added {len(added):,} triples from {kg_path.name} "
+            f"({int(present.sum()):,} of {len(dataset.items):,} movies linked"
+            + (f"; {int((~present).sum()):,} links to unknown items ignored" if (~present).any()
+               else "")
+            + "; " + ", ".join(f"{r} {n:,}" for r, n in counts.items())
+            + "); Freebase ids have no labels")
+    log.info(note)
+    triples = pd.concat([dataset.triples, added], ignore_index=True).drop_duplicates(
+        ignore_index=True)
+    return MovieDataset(dataset.name, dataset.items, dataset.ratings, triples,
+                        dict(dataset.labels), [*dataset.notes, note])
