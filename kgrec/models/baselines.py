@@ -1,0 +1,387 @@
+"""Baseline recommenders sharing the :class:`~kgrec.models.base.ScoringModel` interface.
+
+Closed-form models (:class:`Popularity`, :class:`ItemKNN`, :class:`EASE`,
+:class:`TextCosine`, :class:`GenreProfile`) are fitted with ``fit(interactions)`` on the
+binary ``[num_users, num_items]`` training matrix and return ``self``; :class:`BPRMF` is
+trained by :func:`kgrec.train.train_bpr` through ``bpr_scores``. Every fitted quantity is a
+registered buffer of a shape fixed by the constructor, so ``state_dict()`` /
+``load_state_dict()`` round-trip into a model built with the same arguments.
+
+Notation: :math:`X \\in \\{0,1\\}^{U \\times I}` is the training interaction matrix,
+:math:`X_u` its row for user :math:`u`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kgrec.models.base import ScoringModel
+
+__all__ = ["BPRMF", "EASE", "GenreProfile", "ItemKNN", "Popularity", "TextCosine"]
+
+
+def _to_dense(matrix: Any, name: str, shape: tuple[int | None, int | None]) -> Tensor:
+    """A scipy sparse / ``torch`` (sparse or dense) / numpy matrix as a dense float32 tensor,
+    checking it has ``shape`` (``None`` = any size along that axis)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(matrix):
+        coo = sp.coo_matrix(matrix)
+        out = torch.zeros(coo.shape, dtype=torch.float32)
+        out.index_put_((torch.from_numpy(coo.row.astype(np.int64)),
+                        torch.from_numpy(coo.col.astype(np.int64))),
+                       torch.from_numpy(coo.data.astype(np.float32)), accumulate=True)
+    elif isinstance(matrix, Tensor):
+        out = (matrix.to_dense() if matrix.layout != torch.strided else matrix)
+        out = out.detach().to(device="cpu", dtype=torch.float32)
+    else:
+        out = torch.as_tensor(np.asarray(matrix), dtype=torch.float32)
+    if out.dim() != 2 or any(want is not None and got != want
+                             for got, want in zip(out.shape, shape)):
+        expected = " x ".join("any" if s is None else str(s) for s in shape)
+        raise ValueError(f"{name} has shape {tuple(out.shape)}, expected ({expected})")
+    return out
+
+
+def _binary(interactions: Any, num_users: int, num_items: int) -> Tensor:
+    """Interactions as a ``bool [num_users, num_items]`` tensor (any non-zero is a positive)."""
+    return _to_dense(interactions, "interactions", (num_users, num_items)) != 0
+
+
+class _ClosedForm(ScoringModel):
+    """Shared pieces: user index checks and the ``interactions`` buffer of fitted models."""
+
+    def _check_users(self, users: Tensor) -> Tensor:
+        users = torch.as_tensor(users).long().reshape(-1)
+        if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
+            bad = users[(users < 0) | (users >= self.num_users)][0]
+            raise IndexError(f"user index {int(bad)} is out of range for {self.num_users} users")
+        return users
+
+    def extra_repr(self) -> str:
+        return f"num_users={self.num_users}, num_items={self.num_items}"
+
+
+class Popularity(_ClosedForm):
+    """Most-popular items for everyone.
+
+    .. math:: s_{ui} = c_i = \\sum_u X_{ui}
+
+    Args:
+        num_users: number of users :math:`U`.
+        num_items: number of items :math:`I`.
+    """
+
+    inductive = False
+
+    def __init__(self, num_users: int, num_items: int):
+        super().__init__()
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.register_buffer("counts", torch.zeros(self.num_items))
+
+    def fit(self, interactions: Any) -> Popularity:
+        """Count each item's training users. ``interactions``: binary ``[U, I]``."""
+        self.counts.copy_(_binary(interactions, self.num_users, self.num_items).sum(0))
+        return self
+
+    def score(self, users: Tensor) -> Tensor:
+        """``long [B]`` → ``float [B, I]``: the item counts, the same row for every user."""
+        users = self._check_users(users)
+        return self.counts.unsqueeze(0).repeat(len(users), 1)
+
+
+class ItemKNN(_ClosedForm):
+    """Item-based nearest neighbours with (shrunk) cosine similarity.
+
+    .. math:: \\mathrm{sim}(j, i) = \\frac{X_{:j}^\\top X_{:i}}
+              {\\lVert X_{:j}\\rVert \\, \\lVert X_{:i}\\rVert + \\text{shrinkage}}, \\qquad
+              S_{ji} = \\mathrm{sim}(j, i)\\,\\mathbb{1}[i \\in N_k(j)], \\qquad
+              s_u = X_u S
+
+    where :math:`N_k(j)` are the ``k`` items most similar to :math:`j` (itself excluded):
+    a user's score for item :math:`i` sums its similarity to the items they rated that have
+    :math:`i` among their neighbours. The neighbour lists are buffers ``neighbors [I, k]``
+    and ``similarities [I, k]``; they are computed in blocks of items (``X[:, block]^T X``),
+    never one item at a time.
+
+    Args:
+        num_users: number of users :math:`U`.
+        num_items: number of items :math:`I`.
+        k: neighbours kept per item (default 100; capped at ``num_items - 1``).
+        shrinkage: added to the denominator, damping similarities of rarely rated items
+            (default 0).
+        block_size: items per block when computing similarities (memory
+            ``block_size × I`` floats).
+    """
+
+    inductive = False
+
+    def __init__(self, num_users: int, num_items: int, k: int = 100, shrinkage: float = 0.0,
+                 block_size: int = 1024):
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"k must be positive, got {k}")
+        if shrinkage < 0:
+            raise ValueError(f"shrinkage must be non-negative, got {shrinkage}")
+        if block_size < 1:
+            raise ValueError(f"block_size must be positive, got {block_size}")
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.k = min(int(k), max(self.num_items - 1, 0))
+        self.shrinkage = float(shrinkage)
+        self.block_size = int(block_size)
+        self.register_buffer("interactions",
+                             torch.zeros(self.num_users, self.num_items, dtype=torch.bool))
+        self.register_buffer("neighbors", torch.zeros(self.num_items, self.k, dtype=torch.long))
+        self.register_buffer("similarities", torch.zeros(self.num_items, self.k))
+
+    def fit(self, interactions: Any) -> ItemKNN:
+        """Compute the neighbour lists from binary ``[U, I]`` interactions."""
+        X_bool = _binary(interactions, self.num_users, self.num_items)
+        X = X_bool.to(torch.float32)
+        norms = X.sum(0).sqrt()  # [I]
+        for lo in range(0, self.num_items, self.block_size):
+            hi = min(lo + self.block_size, self.num_items)
+            co = X[:, lo:hi].T @ X  # [b, I] co-occurrence counts
+            den = norms[lo:hi, None] * norms[None, :] + self.shrinkage
+            sim = torch.where(den > 0, co / den.clamp_min(1e-12), torch.zeros_like(co))
+            rows = torch.arange(hi - lo)
+            sim[rows, rows + lo] = float("-inf")  # an item is not its own neighbour
+            values, index = torch.topk(sim, self.k, dim=1)
+            self.similarities[lo:hi] = values
+            self.neighbors[lo:hi] = index
+        self.interactions.copy_(X_bool)
+        return self
+
+    def similarity_matrix(self) -> Tensor:
+        """The pruned similarity :math:`S` as a sparse CSR ``[I, I]`` tensor (row ``j``:
+        the neighbours of item ``j``)."""
+        columns, order = self.neighbors.sort(dim=1)
+        crow = torch.arange(self.num_items + 1, device=columns.device) * self.k
+        return torch.sparse_csr_tensor(crow, columns.reshape(-1),
+                                       self.similarities.gather(1, order).reshape(-1),
+                                       (self.num_items, self.num_items), check_invariants=True)
+
+    def _transposed_csr(self, neighbors: Tensor, similarities: Tensor) -> Tensor:
+        """:math:`S^\\top` as CSR: row ``i`` lists the items ``j`` having ``i`` as a
+        neighbour. A stable sort of the row-major neighbour lists by target keeps the
+        sources ``j`` increasing within each row, as CSR requires."""
+        targets = neighbors.reshape(-1)
+        order = torch.sort(targets, stable=True).indices
+        counts = torch.bincount(targets, minlength=self.num_items)
+        crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        sources = torch.div(order, max(self.k, 1), rounding_mode="floor")
+        return torch.sparse_csr_tensor(crow, sources, similarities.reshape(-1)[order],
+                                       (self.num_items, self.num_items), check_invariants=True)
+
+    def score(self, users: Tensor) -> Tensor:
+        """``long [B]`` → ``float [B, I]``: :math:`X_u S`, computed as
+        :math:`(S^\\top X_u^\\top)^\\top` with a sparse CSR :math:`S^\\top`."""
+        users = self._check_users(users).to(self.interactions.device)
+        X_b = self.interactions[users].to(torch.float32)  # [B, I]
+        S_t = self._transposed_csr(self.neighbors, self.similarities)
+        return (S_t @ X_b.T).T.contiguous()
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, k={self.k}, shrinkage={self.shrinkage}"
+
+
+class EASE(_ClosedForm):
+    """Embarrassingly Shallow Autoencoder (Steck, WWW 2019): a closed-form item–item model.
+
+    .. math:: P = (X^\\top X + \\lambda I)^{-1}, \\qquad
+              B = I - P \\, \\mathrm{diag}(1 / \\mathrm{diag}(P)), \\qquad
+              s_u = X_u B
+
+    which solves :math:`\\min_B \\lVert X - XB\\rVert_F^2 + \\lambda\\lVert B\\rVert_F^2`
+    subject to :math:`\\mathrm{diag}(B) = 0` (so :math:`B_{ij} = -P_{ij}/P_{jj}` off the
+    diagonal). The inverse is taken in float64 through a Cholesky factorisation; ``B`` is
+    stored dense in float32 (``I × I``: fine up to ~10k items).
+
+    Args:
+        num_users: number of users :math:`U`.
+        num_items: number of items :math:`I`.
+        reg: L2 weight :math:`\\lambda > 0` (default 250).
+    """
+
+    inductive = False
+
+    def __init__(self, num_users: int, num_items: int, reg: float = 250.0):
+        super().__init__()
+        if not reg > 0:
+            raise ValueError(f"reg must be positive, got {reg}")
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.reg = float(reg)
+        self.register_buffer("interactions",
+                             torch.zeros(self.num_users, self.num_items, dtype=torch.bool))
+        self.register_buffer("weights", torch.zeros(self.num_items, self.num_items))
+
+    def fit(self, interactions: Any) -> EASE:
+        """Solve for :math:`B` from binary ``[U, I]`` interactions."""
+        X_bool = _binary(interactions, self.num_users, self.num_items)
+        X = X_bool.to(torch.float64)
+        gram = X.T @ X
+        gram.diagonal().add_(self.reg)
+        P = torch.cholesky_inverse(torch.linalg.cholesky(gram))
+        B = -P / P.diagonal().unsqueeze(0)
+        B.fill_diagonal_(0.0)
+        self.weights.copy_(B)
+        self.interactions.copy_(X_bool)
+        return self
+
+    def score(self, users: Tensor) -> Tensor:
+        """``long [B]`` → ``float [B, I]``: :math:`X_u B`."""
+        users = self._check_users(users).to(self.interactions.device)
+        return self.interactions[users].to(self.weights.dtype) @ self.weights
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, reg={self.reg}"
+
+
+class BPRMF(ScoringModel):
+    """Matrix factorisation trained with BPR (Rendle et al., UAI 2009).
+
+    .. math:: \\hat y_{ui} = e_u^\\top e_i
+
+    Args:
+        num_users: number of users :math:`U`.
+        num_items: number of items :math:`I`.
+        embedding_size: dimension :math:`d` of :math:`e_u, e_i` (default 64).
+        init_std: standard deviation of the normal initialisation (default 0.1).
+    """
+
+    inductive = False
+
+    def __init__(self, num_users: int, num_items: int, embedding_size: int = 64,
+                 init_std: float = 0.1):
+        super().__init__()
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.embedding_size = int(embedding_size)
+        self.init_std = float(init_std)
+        self.user_embedding = nn.Embedding(self.num_users, self.embedding_size)
+        self.item_embedding = nn.Embedding(self.num_items, self.embedding_size)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw both embedding tables from :math:`\\mathcal{N}(0, \\text{init\\_std}^2)`."""
+        nn.init.normal_(self.user_embedding.weight, std=self.init_std)
+        nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        """Scores of (user, item) pairs: ``users [B]``, ``items [B]`` or ``[B, N]`` →
+        ``[B]`` or ``[B, N]``."""
+        u = self.user_embedding(users)
+        e = self.item_embedding(items)
+        return (u.unsqueeze(1) * e).sum(-1) if items.dim() == 2 else (u * e).sum(-1)
+
+    def bpr_scores(self, users: Tensor, pos_items: Tensor, neg_items: Tensor
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+        """Scores of positives and negatives, and the batch's L2 regulariser.
+
+        .. math:: R = \\frac{1}{2B}\\left(\\sum_{b} \\lVert e_{u_b}\\rVert^2
+                  + \\lVert e_{i_b}\\rVert^2 + \\lVert e_{j_b}\\rVert^2\\right)
+
+        Args:
+            users: ``long [B]`` user indices.
+            pos_items: ``long [B]`` positive item indices.
+            neg_items: ``long [B]`` (or ``[B, N]``) negative item indices.
+
+        Returns:
+            ``(pos [B], neg [B] or [B, N], reg scalar)``; the trainer minimises
+            :math:`-\\overline{\\log\\sigma(\\text{pos} - \\text{neg})} + \\lambda R`.
+        """
+        u = self.user_embedding(users)
+        p = self.item_embedding(pos_items)
+        n = self.item_embedding(neg_items)
+        pos = (u * p).sum(-1)
+        neg = (u.unsqueeze(1) * n).sum(-1) if neg_items.dim() == 2 else (u * n).sum(-1)
+        reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / len(users)
+        return pos, neg, reg
+
+    def score(self, users: Tensor) -> Tensor:
+        """``long [B]`` → ``float [B, I]``: :math:`e_u^\\top E_{\\text{items}}^\\top`."""
+        return self.user_embedding(users) @ self.item_embedding.weight.T
+
+    def extra_repr(self) -> str:
+        return (f"num_users={self.num_users}, num_items={self.num_items}, "
+                f"embedding_size={self.embedding_size}")
+
+
+class TextCosine(_ClosedForm):
+    """Content-based: cosine between a user's text profile and each item's text embedding.
+
+    .. math:: \\bar f_i = \\frac{f_i}{\\lVert f_i\\rVert}, \\qquad
+              p_u = \\frac{1}{|X_u|}\\sum_{j: X_{uj}=1} \\bar f_j, \\qquad
+              s_{ui} = \\frac{p_u^\\top \\bar f_i}{\\lVert p_u\\rVert}
+
+    Inductive: an item's score needs only its features, not its ratings, so items nobody
+    rated (cold-start items) are scored like any other. Users with no training item score
+    every item 0.
+
+    Args:
+        item_features: ``[I, D]`` item text embeddings (e.g. from :mod:`kgrec.text`).
+        num_users: number of users :math:`U`.
+    """
+
+    inductive = True
+
+    def __init__(self, item_features: Tensor, num_users: int):
+        super().__init__()
+        feats = _to_dense(item_features, "item_features", (None, None))
+        self.num_users, self.num_items = int(num_users), feats.shape[0]
+        self.register_buffer("item_features", F.normalize(feats, dim=1))
+        self.register_buffer("profiles", torch.zeros(self.num_users, feats.shape[1]))
+
+    def fit(self, interactions: Any) -> TextCosine:
+        """Compute user profiles :math:`p_u` from binary ``[U, I]`` interactions."""
+        X = _binary(interactions, self.num_users, self.num_items).to(torch.float32)
+        X = X.to(self.item_features.device)
+        self.profiles.copy_(X @ self.item_features / X.sum(1, keepdim=True).clamp_min(1.0))
+        return self
+
+    def score(self, users: Tensor) -> Tensor:
+        """``long [B]`` → ``float [B, I]`` cosine similarities in ``[-1, 1]``."""
+        users = self._check_users(users).to(self.profiles.device)
+        return F.normalize(self.profiles[users], dim=1) @ self.item_features.T
+
+
+class GenreProfile(_ClosedForm):
+    """Content-based: a user's genre (or any item–entity) distribution against each item's.
+
+    .. math:: p_u = \\frac{X_u G}{\\lVert X_u G\\rVert_1}, \\qquad s_u = p_u G^\\top
+
+    where :math:`G \\in \\{0,1\\}^{I \\times C}` marks the genres (or directors, actors, ...)
+    of each item: :math:`s_{ui}` is the share of the user's training items' genre mentions
+    that fall on genres of :math:`i` (items with more genres can score higher). Inductive:
+    items nobody rated are scored from their genres alone.
+
+    Args:
+        item_genres: binary ``[I, C]`` item × genre (or item × entity) matrix; a tensor,
+            numpy array or scipy sparse matrix.
+        num_users: number of users :math:`U`.
+    """
+
+    inductive = True
+
+    def __init__(self, item_genres: Any, num_users: int):
+        super().__init__()
+        genres = _to_dense(item_genres, "item_genres", (None, None))
+        self.num_users, self.num_items = int(num_users), genres.shape[0]
+        self.register_buffer("item_genres", (genres != 0).to(torch.float32))
+        self.register_buffer("profiles", torch.zeros(self.num_users, genres.shape[1]))
+
+    def fit(self, interactions: Any) -> GenreProfile:
+        """Compute genre profiles :math:`p_u` from binary ``[U, I]`` interactions."""
+        X = _binary(interactions, self.num_users, self.num_items).to(torch.float32)
+        counts = X.to(self.item_genres.device) @ self.item_genres  # [U, C]
+        self.profiles.copy_(counts / counts.sum(1, keepdim=True).clamp_min(1.0))
+        return self
+
+    def score(self, users: Tensor) -> Tensor:
+        """``long [B]`` → ``float [B, I]`` scores in ``[0, 1]``."""
+        users = self._check_users(users).to(self.profiles.device)
+        return self.profiles[users] @ self.item_genres.T
