@@ -1,0 +1,250 @@
+"""One English sentence per :class:`~kgrec.explain.paths.Explanation`, with real names.
+
+Titles and names come from ``kg.labels``. Entities without a label (Freebase mids such as
+``entity:m.0abc``) are named by their role instead: "shares a cast member with Heat",
+"shares an award nomination with Casino". Examples::
+
+    Reservoir Dogs: you liked Pulp Fiction, also directed by Quentin Tarantino.
+    Reservoir Dogs: another Crime film like Heat, which you liked.
+    Heat: people who liked Casino and Goodfellas also liked it (37 viewers).
+    Desperado: you liked Pulp Fiction, directed by Quentin Tarantino, who also stars in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kgrec.data.dataset import entity_key, entity_type
+
+if TYPE_CHECKING:
+    from kgrec.explain.paths import Explanation, PathStep
+    from kgrec.graph.knowledge_graph import KnowledgeGraph
+
+__all__ = ["display_name", "render", "role_noun"]
+
+Namer = Callable[[str], "str | None"]
+
+#: Entity types whose bare key is a readable name when no label is given, unless the key
+#: is an opaque identifier (:data:`OPAQUE_KEY`).
+READABLE_KEYS = frozenset({"person", "genre", "country", "language"})
+#: Keys that are identifiers, not names: Freebase mids (``m.0abc``, ``g.11b...``), numbers.
+OPAQUE_KEY = re.compile(r"(?:[mg]\.[0-9a-z_]+|\d+)\Z")
+
+#: Role noun of a relation (what the non-movie end is to the movie), after
+#: :func:`_simplify`.
+ROLE_NOUNS: dict[str, str] = {
+    "directed_by": "director", "director": "director",
+    "starring": "cast member", "actor": "cast member",
+    "written_by": "writer", "writer": "writer",
+    "produced_by": "producer", "producer": "producer",
+    "has_genre": "genre", "genre": "genre", "films_in_this_genre": "genre",
+    "from_country": "country of origin", "country": "country of origin",
+    "in_language": "language", "language": "language",
+    "has_tag": "tag", "tag": "tag",
+    "award_won": "award", "award_nomination": "award nomination",
+    "cinematography": "cinematographer", "cinematographer": "cinematographer",
+    "production_companies": "production company", "production_company": "production company",
+    "rating": "content rating", "content_rating": "content rating",
+    "subjects": "subject", "subject": "subject",
+}
+
+#: Content sentences for known movie → entity relations: "you liked A, <phrase>".
+_SHARED_PHRASES = {
+    "directed_by": "also directed by {e}",
+    "starring": "also starring {e}",
+    "written_by": "also written by {e}",
+    "produced_by": "also produced by {e}",
+    "from_country": "also from {e}",
+    "in_language": "also in {e}",
+    "has_tag": "also tagged {e}",
+}
+#: Walking movie → entity along a known relation (the entity named).
+_FORWARD = {
+    "directed_by": "directed by {e}", "starring": "starring {e}",
+    "written_by": "written by {e}", "produced_by": "produced by {e}",
+    "has_genre": "a {e} film", "from_country": "from {e}", "in_language": "in {e}",
+    "has_tag": "tagged {e}",
+}
+#: Walking entity → movie along a known relation (the movie named).
+_BACKWARD = {
+    "directed_by": "who directed {m}", "starring": "who stars in {m}",
+    "written_by": "who wrote {m}", "produced_by": "who produced {m}",
+    "has_genre": "the genre of {m}", "from_country": "the country of origin of {m}",
+    "in_language": "the language of {m}", "has_tag": "a tag of {m}",
+}
+_BACKWARD_TO_ITEM = {
+    "directed_by": "who also directed it", "starring": "who also stars in it",
+    "written_by": "who also wrote it", "produced_by": "who also produced it",
+}
+
+
+def _simplify(relation: str) -> str:
+    """``"film.film.award_nomination"`` → ``"award_nomination"``; ``"film.director.film"``
+    → ``"director"``; ``"film.film_genre.films_in_this_genre"`` → ``"films_in_this_genre"``;
+    plain names unchanged."""
+    if "." not in relation:
+        return relation
+    parts = [p for p in relation.split(".") if p and p not in ("film", "films")]
+    name = parts[-1] if parts else relation
+    return name[5:] if name.startswith("film_") and len(name) > 5 else name
+
+
+def role_noun(relation: str) -> str:
+    """What the non-movie end of ``relation`` is: ``"directed_by"`` → ``"director"``,
+    ``"starring"`` → ``"cast member"``, ``"award_nomination"`` → ``"award nomination"``,
+    ``"film.film.production_companies"`` → ``"production company"``; unknown names are
+    humanised (``has_``/``_by`` dropped, ``_`` → space, plural → singular)."""
+    name = _simplify(relation)
+    if name in ROLE_NOUNS:
+        return ROLE_NOUNS[name]
+    for prefix in ("has_", "is_"):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix):]
+    if name.endswith("_by") and len(name) > 3:
+        name = name[:-3]
+    words = name.replace("_", " ").replace("-", " ").split()
+    if not words:
+        return "relation"
+    last = words[-1]
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith("s") and not last.endswith("ss") and len(last) > 3:
+        last = last[:-1]
+    return " ".join(words[:-1] + [last])
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1] and noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def display_name(kg: KnowledgeGraph, entity: str, *, markdown: bool = False) -> str | None:
+    """Label of ``entity`` (titles italicised with ``markdown=True``); the bare key for
+    people, genres, countries and languages without a label (``person:Quentin
+    Tarantino``); ``None`` when the entity has no readable name (a Freebase mid such as
+    ``person:m.0abc`` or ``entity:m.0abc``, a numeric id). Movies always get a name (their
+    id)."""
+    label = kg.labels.get(entity)
+    kind = entity_type(entity)
+    if label is None:
+        if kind == "movie":
+            label = entity
+        elif kind in READABLE_KEYS and not OPAQUE_KEY.match(entity_key(entity)):
+            label = entity_key(entity)
+        else:
+            return None
+    label = str(label)
+    if markdown and kind == "movie":
+        return "*" + label.replace("*", "\\*") + "*"
+    return label
+
+
+def render(kg: KnowledgeGraph, explanation: Explanation, *, markdown: bool = False) -> str:
+    """The sentence of ``explanation``, starting with the item's title.
+
+    Args:
+        kg: the graph the explanation comes from (for labels).
+        explanation: a content, collaborative or kg explanation.
+        markdown: italicise movie titles (``*Heat*``); plain text by default.
+    """
+    def name(entity: str) -> str | None:
+        return display_name(kg, entity, markdown=markdown)
+
+    item = name(explanation.item)
+    if explanation.kind == "collaborative":
+        anchors = [explanation.anchor or "", *explanation.co_anchors]
+        titles = " and ".join(str(name(a)) for a in anchors)
+        n = explanation.support
+        viewers = f"{n} viewer" + ("" if n == 1 else "s")
+        return f"{item}: people who liked {titles} also liked it ({viewers})."
+    if explanation.kind == "content":
+        return _render_content(kg, explanation, name, item)
+    if explanation.kind == "kg":
+        return _render_chain(kg, explanation, name, item)
+    raise ValueError(f"unknown explanation kind {explanation.kind!r} "
+                     f"(expected content, collaborative or kg)")
+
+
+def _render_content(kg: KnowledgeGraph, e: Explanation, name: Namer, item: str | None
+                    ) -> str:
+    anchor = name(e.anchor) if e.anchor else None
+    link = e.steps[-1]
+    relation = link.relation
+    role = role_noun(relation)
+    if e.shared is None:  # direct movie–movie link
+        if link.forward:  # anchor -r-> item: the item is the anchor's <role>
+            return f"{item}: the {role} of {anchor}, which you liked."
+        return f"{item}: you liked {anchor}, its {role}."
+    shared = name(e.shared)
+    movie_head = entity_type(link.head) == "movie"
+    if shared is None:
+        return f"{item}: shares {_article(role)} with {anchor}, which you liked."
+    if movie_head and relation == "has_genre":
+        return f"{item}: another {shared} film like {anchor}, which you liked."
+    if movie_head and relation in _SHARED_PHRASES:
+        return f"{item}: you liked {anchor}, {_SHARED_PHRASES[relation].format(e=shared)}."
+    return f"{item}: shares the {role} {shared} with {anchor}, which you liked."
+
+
+def _describes_tail(step: PathStep) -> bool:
+    """Whether the role noun of ``step.relation`` describes the edge's tail (movie →
+    entity and movie → movie relations) rather than its head (entity → movie)."""
+    return entity_type(step.head) == "movie" or entity_type(step.tail) != "movie"
+
+
+def _render_chain(kg: KnowledgeGraph, e: Explanation, name: Namer, item: str | None
+                  ) -> str:
+    """``"<item>: you liked <anchor>, <clause>, <clause>..."``. Each step after the first
+    is a clause about the node it leaves; a step into an unnamed entity opens "whose
+    <role>" and the next step completes it as a predicate ("whose director also stars in
+    it")."""
+    anchor = name(e.anchor) if e.anchor else None
+    text = f"{item}: you liked {anchor}"
+    pending = False  # the previous clause was "whose <role>", awaiting a predicate
+    for step in e.steps[1:]:
+        to_item = step.target == e.item
+        relation = step.relation
+        role = role_noun(relation)
+        target = None if to_item else name(step.target)
+        opens = False
+        if entity_type(step.head) == "movie" and relation in _FORWARD:
+            if step.forward:  # movie → entity, the entity named
+                if target is None and not to_item:
+                    clause, opens = f"whose {role}", True
+                else:
+                    clause = _FORWARD[relation].format(e=target)
+                predicate = "has " + (_article(role) if target is None else
+                                      f"the {role} {target}")
+            else:  # entity → movie
+                if to_item:
+                    clause = _BACKWARD_TO_ITEM.get(relation, f"also its {role}")
+                else:
+                    clause = _BACKWARD[relation].format(m=target)
+                predicate = (clause[4:] if clause.startswith("who ")
+                             else "is " + clause)
+        elif step.forward == _describes_tail(step):  # the next node is the role
+            if to_item:
+                clause = f"whose {role} it is"
+                predicate = f"has it as {_article(role)}"
+            elif target is None:
+                clause, opens = f"whose {role}", True
+                predicate = f"has {_article(role)}"
+            else:
+                clause = f"whose {role} is {target}"
+                predicate = f"has the {role} {target}"
+        else:  # the current node is the role of the next one
+            if to_item:
+                clause = f"also its {role}"
+            elif target is None:
+                clause = f"the {role} of another title"
+            else:
+                clause = f"the {role} of {target}"
+            predicate = "is " + clause
+        if pending:
+            text += " " + predicate
+            pending = False
+        else:
+            text += ", " + clause
+            pending = opens
+    return text + "."
