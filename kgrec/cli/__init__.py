@@ -14,6 +14,7 @@ import sys
 #: Sub-command modules, in the order ``kgrec --help`` lists them.
 COMMANDS = (
     "kgrec.cli.build_graph",
+    "kgrec.cli.benchmark",
 )
 
 

@@ -28,6 +28,11 @@ class ScoringModel(nn.Module):
         """Scores of every item for each user index in ``users`` (``[B]`` → ``[B, I]``)."""
         raise NotImplementedError
 
+    def score_history(self, history: Tensor) -> Tensor:
+        """Scores ``[B, I]`` for users given only by their item histories (binary
+        ``[B, I]``): users absent from training, e.g. cold-start users."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score users outside training")
+
     @torch.no_grad()
     def score_all(self, users: Tensor, batch_size: int = 1024) -> Tensor:
         """:meth:`score` in batches of users, in eval mode."""

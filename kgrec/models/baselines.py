@@ -94,6 +94,10 @@ class Popularity(_ClosedForm):
         users = self._check_users(users)
         return self.counts.unsqueeze(0).repeat(len(users), 1)
 
+    def score_history(self, history: Tensor) -> Tensor:
+        """``[B, I]`` histories → the item counts for every row."""
+        return self.counts.unsqueeze(0).repeat(len(history), 1)
+
 
 class ItemKNN(_ClosedForm):
     """Item-based nearest neighbours with (shrunk) cosine similarity.
@@ -183,8 +187,12 @@ class ItemKNN(_ClosedForm):
         :math:`(S^\\top X_u^\\top)^\\top` with a sparse CSR :math:`S^\\top`."""
         users = self._check_users(users).to(self.interactions.device)
         X_b = self.interactions[users].to(torch.float32)  # [B, I]
+        return self.score_history(X_b)
+
+    def score_history(self, history: Tensor) -> Tensor:
+        """Scores :math:`h S` for arbitrary binary histories ``[B, I]``."""
         S_t = self._transposed_csr(self.neighbors, self.similarities)
-        return (S_t @ X_b.T).T.contiguous()
+        return (S_t @ history.to(torch.float32).T).T.contiguous()
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, k={self.k}, shrinkage={self.shrinkage}"
@@ -237,6 +245,10 @@ class EASE(_ClosedForm):
         """``long [B]`` → ``float [B, I]``: :math:`X_u B`."""
         users = self._check_users(users).to(self.interactions.device)
         return self.interactions[users].to(self.weights.dtype) @ self.weights
+
+    def score_history(self, history: Tensor) -> Tensor:
+        """Scores :math:`h B` for arbitrary binary histories ``[B, I]``."""
+        return history.to(self.weights.dtype) @ self.weights
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reg={self.reg}"
@@ -306,6 +318,13 @@ class BPRMF(ScoringModel):
         """``long [B]`` → ``float [B, I]``: :math:`e_u^\\top E_{\\text{items}}^\\top`."""
         return self.user_embedding(users) @ self.item_embedding.weight.T
 
+    def score_history(self, history: Tensor) -> Tensor:
+        """Histories ``[B, I]`` (users not trained): the user vector is the mean embedding
+        of the history's items, :math:`e_h = \tfrac{1}{|h|} \sum_{i \in h} e_i`."""
+        h = history.to(torch.float32)
+        user = h @ self.item_embedding.weight / h.sum(1, keepdim=True).clamp_min(1.0)
+        return user @ self.item_embedding.weight.T
+
     def extra_repr(self) -> str:
         return (f"num_users={self.num_users}, num_items={self.num_items}, "
                 f"embedding_size={self.embedding_size}")
@@ -348,6 +367,11 @@ class TextCosine(_ClosedForm):
         users = self._check_users(users).to(self.profiles.device)
         return F.normalize(self.profiles[users], dim=1) @ self.item_features.T
 
+    def score_history(self, history: Tensor) -> Tensor:
+        """Cosine scores for arbitrary binary histories ``[B, I]``."""
+        h = history.to(torch.float32).to(self.item_features.device)
+        return F.normalize(h @ self.item_features, dim=1) @ self.item_features.T
+
 
 class GenreProfile(_ClosedForm):
     """Content-based: a user's genre (or any item–entity) distribution against each item's.
@@ -385,3 +409,8 @@ class GenreProfile(_ClosedForm):
         """``long [B]`` → ``float [B, I]`` scores in ``[0, 1]``."""
         users = self._check_users(users).to(self.profiles.device)
         return self.profiles[users] @ self.item_genres.T
+
+    def score_history(self, history: Tensor) -> Tensor:
+        """Genre-profile scores for arbitrary binary histories ``[B, I]``."""
+        counts = history.to(torch.float32).to(self.item_genres.device) @ self.item_genres
+        return counts / counts.sum(1, keepdim=True).clamp_min(1.0) @ self.item_genres.T

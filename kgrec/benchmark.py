@@ -1,0 +1,278 @@
+"""Side-by-side benchmark of kgrec's models on a fixed split.
+
+The split gives the interactions (``train/valid/test.tsv``, optionally ``cold_items.tsv``),
+the dataset gives movies and side information. Protocol (as in ``shared/benchmarks``):
+train on train, choose epochs (and fusion weights) on validation NDCG@10, report test with
+full ranking over all items, the user's train and valid items masked. On a cold-start split
+the test ranking is over the cold items only, and models that cannot score unseen items
+are reported as such.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kgrec.config import KGRecConfig
+
+DEFAULT_MODELS = ("pop", "itemknn", "ease", "bpr", "lightgcn", "pyg-lightgcn", "text-cosine",
+                  "genre-profile", "dlae", "lightgcn-kg", "sage", "hybrid")
+REPORTED = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr@10", "hit@10", "precision@10",
+            "map@10", "coverage@10", "novelty@10")
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakMemory:
+    """Context manager sampling the process RSS every ``interval`` seconds; ``peak_mb``."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak_mb = interval, 0.0
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, _rss_mb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self.peak_mb = _rss_mb()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+
+
+@dataclass
+class ModelReport:
+    """One model's benchmark figures (``metrics`` on test; ``None`` when it cannot run)."""
+
+    name: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = float("nan")
+    seconds_per_epoch: float | None = None
+    best_epoch: int | None = None
+    eval_seconds: float = float("nan")
+    peak_rss_mb: float = float("nan")
+    valid_curve: list[tuple[int, float]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    std: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.note and not self.metrics:
+            return {"skipped": self.note}
+        out: dict[str, Any] = {k: self.metrics.get(k) for k in REPORTED if k in self.metrics}
+        out.update({f"{k}_std": v for k, v in self.std.items()})
+        out.update({"train_seconds": self.train_seconds, "seconds_per_epoch": self.seconds_per_epoch,
+                    "best_epoch": self.best_epoch, "eval_seconds": self.eval_seconds,
+                    "peak_rss_mb": self.peak_rss_mb})
+        if self.seeds:
+            out["seeds"] = self.seeds
+        if self.note:
+            out["note"] = self.note
+        out.update(self.details)
+        return out
+
+
+@dataclass
+class BenchmarkResult:
+    """All models' reports on one split; ``table()`` is markdown, ``to_json()`` the file."""
+
+    split: str
+    dataset: str
+    protocol: str
+    models: dict[str, ModelReport]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"split": self.split, "dataset": self.dataset, "protocol": self.protocol,
+                "models": {n: r.to_dict() for n, r in self.models.items()}, **self.extra}
+
+    def table(self) -> str:
+        head = ("model", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20", "MRR@10", "Hit@10",
+                "s/epoch", "best epoch", "train s", "peak RSS MB")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for name, r in self.models.items():
+            if not r.metrics:
+                lines.append(f"| {name} | " + " | ".join(["–"] * (len(head) - 2))
+                             + f" | {r.note} |")
+                continue
+
+            def cell(key: str) -> str:
+                value = r.metrics.get(key)
+                if value is None:
+                    return "–"
+                std = r.std.get(key)
+                return f"{value:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+
+            spe = "–" if r.seconds_per_epoch is None else f"{r.seconds_per_epoch:.3f}"
+            lines.append("| " + " | ".join([
+                name, cell("ndcg@10"), cell("recall@10"), cell("ndcg@20"), cell("recall@20"),
+                cell("mrr@10"), cell("hit@10"), spe,
+                "–" if r.best_epoch is None else str(r.best_epoch),
+                f"{r.train_seconds:.1f}", f"{r.peak_rss_mb:.0f}"]) + " |")
+        return "\n".join(lines)
+
+    def save_json(self, path: str | Path) -> Path:
+        from kgrec.io import atomic_write_text
+
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2, default=_json_default))
+
+    def plot(self, path: str | Path) -> Path | None:
+        """PNG of validation NDCG@10 per epoch of every trained model."""
+        curves = {n: r.valid_curve for n, r in self.models.items() if r.valid_curve}
+        if not curves:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from kgrec.io import atomic_write
+
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name, curve in curves.items():
+            epochs, values = zip(*curve)
+            ax.plot(epochs, values, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation NDCG@10")
+        ax.set_title(f"{self.dataset} · {self.split}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+        plt.close(fig)
+        return Path(path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)
+
+
+def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path | None = None,
+                  kg_dir: str | Path | None = None, models: tuple[str, ...] = DEFAULT_MODELS,
+                  seeds: tuple[int, ...] = (0,), config: KGRecConfig | None = None,
+                  log_dir: str | Path | None = None) -> BenchmarkResult:
+    """Fit and evaluate ``models`` on the split in ``split_dir``.
+
+    Args:
+        split_dir: folder with ``train.tsv``, ``valid.tsv``, ``test.tsv`` (and
+            ``cold_items.tsv`` for a cold-start split).
+        dataset: dataset name or folder giving the movies and side information.
+        data_dir: local folder of the dataset (see :func:`kgrec.data.load_dataset`).
+        kg_dir: RecBole ``.kg``/``.link`` folder merged into the graph.
+        models: model names (see :data:`kgrec.models.registry.REGISTRY`).
+        seeds: training seeds; trainable models run once per seed and report the mean
+            (and std) of the test metrics.
+        config: hyper-parameters (default :class:`KGRecConfig`).
+        log_dir: folder receiving per-model JSON-lines training logs.
+    """
+    from kgrec.data import load_dataset, read_split
+    from kgrec.evaluate import evaluate, to_csr
+    from kgrec.graph import KnowledgeGraph
+    from kgrec.models.registry import INDUCTIVE, REGISTRY, ModelContext, fit_model
+
+    config = config or KGRecConfig()
+    unknown = [m for m in models if m not in REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; choose from {sorted(REGISTRY)}")
+    ds = load_dataset(dataset, data_dir=data_dir, kg_dir=kg_dir)
+    split = read_split(split_dir)
+    kg = KnowledgeGraph.from_dataset(ds, split.train)
+    valid, test = to_csr(split.valid, kg), to_csr(split.test, kg)
+    mask = (kg.interaction_matrix() + valid).tocsr()
+    candidates = None
+    if split.is_cold_start:
+        candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
+    needs_text = any(m in ("text-cosine", "sage") for m in models) or config.model.text_mode != "none"
+    features = None
+    if needs_text:
+        from kgrec.text import encode_graph
+
+        features = encode_graph(kg, ds, config.text)
+    ctx = ModelContext.from_graph(kg, valid, features)
+    popularity = torch.from_numpy(np.asarray(ctx.train.sum(0)).ravel())
+    reports: dict[str, ModelReport] = {}
+    for name in models:
+        if split.is_cold_start and name not in INDUCTIVE:
+            reports[name] = ModelReport(name, note="cannot score unseen items (not inductive)")
+            continue
+        runs = []
+        trainable = name not in ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile")
+        for seed in (seeds if trainable else seeds[:1]):
+            log_path = None
+            if log_dir is not None:
+                Path(log_dir).mkdir(parents=True, exist_ok=True)
+                log_path = str(Path(log_dir) / f"{name}-seed{seed}.jsonl")
+                Path(log_path).unlink(missing_ok=True)
+            cfg = config.replace(train={"seed": seed, "log_path": log_path})
+            with PeakMemory() as memory:
+                start = time.perf_counter()
+                fitted = fit_model(name, ctx, cfg)
+                train_seconds = time.perf_counter() - start
+                start = time.perf_counter()
+                result = evaluate(fitted.model, test=test, mask=mask, ks=(10, 20),
+                                  candidates=candidates, item_popularity=popularity)
+                eval_seconds = time.perf_counter() - start
+            runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
+        reports[name] = _summarise(name, runs)
+    protocol = ("cold-start: rank the held-out cold items only" if split.is_cold_start
+                else "full ranking over all items, train+valid items masked")
+    extra = {"num_users_evaluated": int((np.asarray(test.sum(1)).ravel() > 0).sum()),
+             "threads": torch.get_num_threads(), "seeds": list(seeds)}
+    return BenchmarkResult(split.name, ds.name, protocol, reports, extra)
+
+
+def _summarise(name: str, runs: list) -> ModelReport:
+    keys = list(runs[0][2].metrics)
+    values = {k: [r[2].metrics[k] for r in runs] for k in keys}
+    metrics = {k: float(np.mean(v)) for k, v in values.items()}
+    std = {k: float(np.std(v)) for k, v in values.items()} if len(runs) > 1 else {}
+    first = runs[0][1]
+    training = first.training
+    report = ModelReport(
+        name, metrics, train_seconds=float(np.mean([r[3] for r in runs])),
+        eval_seconds=float(np.mean([r[4] for r in runs])),
+        peak_rss_mb=float(max(r[5] for r in runs)), seeds=[r[0] for r in runs], std=std)
+    if training is not None:
+        report.seconds_per_epoch = float(np.mean([r[1].training.seconds_per_epoch for r in runs]))
+        report.best_epoch = training.best_epoch
+        report.valid_curve = training.valid_curve
+        report.details["epochs_run"] = len(training.history)
+    if "weights" in first.details:
+        report.details["fusion_weights"] = {k: round(v, 4) for k, v in first.details["weights"].items()}
+    return report
+
+
+def default_out_dir() -> Path:
+    return Path(os.environ.get("KGREC_RESULTS_DIR", "results"))

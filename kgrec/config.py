@@ -1,0 +1,192 @@
+"""One typed configuration for a kgrec pipeline, round-tripping to TOML and JSON.
+
+A config file maps one-to-one to the Python API::
+
+    [model]
+    name = "hybrid"
+    embedding_size = 64
+
+    [train]
+    epochs = 300
+    learning_rate = 0.005
+
+    [text]
+    model_name = "all-MiniLM-L6-v2"
+
+Sections: ``model`` (:class:`ModelConfig`), ``train`` (:class:`kgrec.train.TrainConfig`),
+``text`` (:class:`kgrec.text.config.TextConfig`), ``explain`` (:class:`ExplainConfig`).
+Unknown keys are errors, missing keys take their defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from kgrec.text.config import TextConfig
+from kgrec.train.options import TrainConfig
+
+#: Models :class:`ModelConfig.name` can take (see :mod:`kgrec.models.registry`).
+MODEL_NAMES = ("pop", "itemknn", "ease", "dlae", "bpr", "lightgcn", "lightgcn-kg",
+               "pyg-lightgcn", "text-cosine", "genre-profile", "sage", "hybrid")
+
+
+def _from_dict(cls: type, data: dict[str, Any], section: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} in [{section}]; valid keys: {sorted(known)}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model, and its hyper-parameters.
+
+    Args:
+        name: one of :data:`MODEL_NAMES` (default ``"hybrid"``).
+        embedding_size: embedding dimension of LightGCN / BPR-MF / GraphSAGE (64).
+        num_layers: LightGCN propagation layers (3); GraphSAGE uses ``sage_layers``.
+        use_kg: let LightGCN propagate over movie–entity KG edges too (``lightgcn-kg``
+            and the hybrid's graph component).
+        kg_relations: KG relations used as LightGCN edges (empty: all of them).
+        text_mode: how text features enter LightGCN: ``"none"``, ``"init"``, ``"fuse"``.
+        ease_reg: EASE's λ (250).
+        dlae_dropout, dlae_reg: DLAE's dropout p (0.5) and λ (300).
+        knn_neighbors: ItemKNN neighbours per item (100).
+        sage_hidden, sage_layers, sage_dropout: GraphSAGE width (64), depth (2), dropout.
+        hybrid_components: the hybrid's component models, fused with weights chosen on
+            validation NDCG@10.
+    """
+
+    name: str = "hybrid"
+    embedding_size: int = 64
+    num_layers: int = 3
+    use_kg: bool = True
+    kg_relations: tuple[str, ...] = ()
+    text_mode: str = "none"
+    ease_reg: float = 250.0
+    dlae_dropout: float = 0.5
+    dlae_reg: float = 300.0
+    knn_neighbors: int = 100
+    sage_hidden: int = 64
+    sage_layers: int = 2
+    sage_dropout: float = 0.1
+    hybrid_components: tuple[str, ...] = ("dlae", "lightgcn-kg")
+
+    def __post_init__(self) -> None:
+        if self.name not in MODEL_NAMES:
+            raise ValueError(f"unknown model {self.name!r}; choose one of {list(MODEL_NAMES)}")
+        bad = [c for c in self.hybrid_components if c not in MODEL_NAMES or c == "hybrid"]
+        if bad:
+            raise ValueError(f"invalid hybrid components {bad}")
+        if self.text_mode not in ("none", "init", "fuse"):
+            raise ValueError(f"text_mode must be 'none', 'init' or 'fuse', got {self.text_mode!r}")
+        object.__setattr__(self, "kg_relations", tuple(self.kg_relations))
+        object.__setattr__(self, "hybrid_components", tuple(self.hybrid_components))
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Explanation settings: paths per recommendation and the longest path searched."""
+
+    max_paths: int = 3
+    max_hops: int = 4
+
+    def __post_init__(self) -> None:
+        if self.max_paths < 1 or not 3 <= self.max_hops <= 6:
+            raise ValueError("ExplainConfig: max_paths >= 1 and 3 <= max_hops <= 6 required")
+
+
+@dataclass(frozen=True)
+class KGRecConfig:
+    """The whole pipeline's configuration (see the module docstring for the file form)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=300, batch_size=4096, learning_rate=0.005, reg=1e-4, patience=20, eval_every=5))
+    text: TextConfig = field(default_factory=TextConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+
+    def replace(self, **sections: Any) -> KGRecConfig:
+        """Copy with some sections' fields changed: ``cfg.replace(train={"epochs": 5})``."""
+        changes = {name: replace(getattr(self, name), **values) for name, values in sections.items()}
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name in ("model", "train", "text", "explain"):
+            values = asdict(getattr(self, name))
+            out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KGRecConfig:
+        sections = {"model": ModelConfig, "train": TrainConfig, "text": TextConfig,
+                    "explain": ExplainConfig}
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ValueError(f"unknown config sections {unknown}; valid: {sorted(sections)}")
+        kwargs = {}
+        for name, kind in sections.items():
+            values = dict(data.get(name, {}))
+            for key, value in values.items():
+                if isinstance(value, list):
+                    values[key] = tuple(value)
+            kwargs[name] = _from_dict(kind, values, name)
+        return cls(**kwargs)
+
+    # -- files -------------------------------------------------------------------------
+    def to_toml(self) -> str:
+        lines: list[str] = []
+        for section, values in self.to_dict().items():
+            lines.append(f"[{section}]")
+            for key, value in values.items():
+                if value is None:  # TOML has no null: an absent key means the default None
+                    continue
+                lines.append(f"{key} = {_toml_value(value)}")
+            lines.append("")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_toml(cls, text: str) -> KGRecConfig:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        return cls.from_dict(tomllib.loads(text))
+
+    def save(self, path: str | Path) -> Path:
+        """Write as TOML (``.toml``) or JSON (any other suffix), atomically."""
+        from kgrec.io import atomic_write_text
+
+        path = Path(path)
+        text = self.to_toml() if path.suffix == ".toml" else json.dumps(self.to_dict(), indent=2)
+        return atomic_write_text(path, text)
+
+    @classmethod
+    def load(cls, path: str | Path) -> KGRecConfig:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file not found: {path}") from None
+        try:
+            return cls.from_toml(text) if path.suffix == ".toml" else cls.from_dict(json.loads(text))
+        except (ValueError, TypeError) as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+            raise ValueError(f"{path}: {exc}") from exc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")

