@@ -107,7 +107,7 @@ class KGRecConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=300, batch_size=4096, learning_rate=0.005, reg=1e-4, patience=20, eval_every=5))
+        epochs=400, batch_size=2048, learning_rate=0.002, reg=1e-4, patience=10, eval_every=5))
     text: TextConfig = field(default_factory=TextConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
 

@@ -33,3 +33,21 @@ def shared_benchmarks() -> Path:
     if not folder.is_dir():
         pytest.skip("benchmark splits (../shared/benchmarks) not present")
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_text_cache(tmp_path_factory):
+    """No hub access in tests, and one text-embedding cache shared by the whole session
+    (the first embedding of the sample's ~2k node texts is the slow part)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    shared = os.environ.get("KGREC_TEST_CACHE")
+    folder = Path(shared) if shared else tmp_path_factory.mktemp("kgrec-cache")
+    os.environ["KGREC_DATA_DIR"] = str(folder)
+    yield folder
+
+
+@pytest.fixture(scope="session")
+def sample_dataset():
+    from kgrec.data import load_dataset
+
+    return load_dataset("sample")

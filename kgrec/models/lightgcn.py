@@ -17,6 +17,8 @@ and once per evaluation (cached in eval mode).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -73,10 +75,12 @@ def normalized_adjacency(interactions: sp.spmatrix, side_edges: sp.spmatrix | No
     D = sp.diags(inv_sqrt)
     norm = (D @ A @ D).tocsr()
     norm.sort_indices()
-    return torch.sparse_csr_tensor(torch.from_numpy(norm.indptr.astype(np.int64)),
-                                   torch.from_numpy(norm.indices.astype(np.int64)),
-                                   torch.from_numpy(norm.data.astype(np.float32)),
-                                   size=norm.shape)
+    with warnings.catch_warnings():  # torch flags sparse CSR as beta; it is what we want
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(torch.from_numpy(norm.indptr.astype(np.int64)),
+                                       torch.from_numpy(norm.indices.astype(np.int64)),
+                                       torch.from_numpy(norm.data.astype(np.float32)),
+                                       size=norm.shape, check_invariants=False)
 
 
 class LightGCN(ScoringModel):
