@@ -61,8 +61,9 @@ class ScoreFusion(ScoringModel):
         if len(shapes) != 1:
             raise ValueError(f"components disagree on (num_users, num_items): {sorted(shapes)}")
         self.num_users, self.num_items = shapes.pop()
-        self.components = torch.nn.ModuleDict(components)
         self.names = list(components)
+        # ModuleDict keys must be identifiers that do not shadow its methods ("pop")
+        self._modules_by_slot = torch.nn.ModuleList(components.values())
         weights = {name: 1.0 for name in components} if weights is None else dict(weights)
         unknown = set(weights) - set(components)
         if unknown:
@@ -94,6 +95,11 @@ class ScoreFusion(ScoringModel):
         exclude = self._exclude(users)
         return {name: standardize(model.score(users), exclude)
                 for name, model in self.components.items()}
+
+    @property
+    def components(self) -> dict[str, ScoringModel]:
+        """Component name → model."""
+        return dict(zip(self.names, self._modules_by_slot))
 
     def score(self, users: Tensor) -> Tensor:
         parts = self.component_scores(users)

@@ -1,0 +1,45 @@
+"""KGRecConfig: defaults, TOML/JSON round trip, clear errors."""
+
+import pytest
+
+from kgrec.config import KGRecConfig, ModelConfig
+
+
+def test_toml_and_json_round_trip(tmp_path):
+    cfg = KGRecConfig().replace(model={"name": "lightgcn", "kg_relations": ("directed_by",)},
+                                train={"epochs": 7, "learning_rate": 0.01})
+    for name in ("cfg.toml", "cfg.json"):
+        path = cfg.save(tmp_path / name)
+        assert KGRecConfig.load(path) == cfg
+
+
+def test_file_maps_to_api(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nname = "ease"\nease_reg = 100.0\n[train]\nepochs = 3\n')
+    cfg = KGRecConfig.load(path)
+    assert cfg.model.name == "ease" and cfg.model.ease_reg == 100.0 and cfg.train.epochs == 3
+    assert cfg.text == KGRecConfig().text
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[model]\nname = "nope"\n', "unknown model"),
+    ('[model]\nembedding = 3\n', "unknown keys"),
+    ('[trian]\nepochs = 3\n', "unknown config sections"),
+    ('[train]\nepochs = 0\n', "epochs"),
+    ('[model\n', "c.toml"),
+])
+def test_bad_config_errors(tmp_path, text, match):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        KGRecConfig.load(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.toml"):
+        KGRecConfig.load(tmp_path / "missing.toml")
+
+
+def test_hybrid_components_validated():
+    with pytest.raises(ValueError, match="hybrid components"):
+        ModelConfig(hybrid_components=("dlae", "hybrid"))

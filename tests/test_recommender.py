@@ -1,0 +1,157 @@
+"""The Recommender front door on the bundled sample: top-K with explanations, queries,
+cold-start users, filters, errors, save/load and tampering."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgrec.config import KGRecConfig
+from kgrec.data import random_split
+from kgrec.explain.paths import path_exists
+from kgrec.recommender import ArtifactError, Recommender
+
+TARANTINO = {"Reservoir Dogs", "Pulp Fiction", "Jackie Brown", "Kill Bill: Vol. 1",
+             "Kill Bill: Vol. 2", "Inglourious Basterds", "Django Unchained",
+             "The Hateful Eight", "Once Upon a Time in Hollywood", "Death Proof"}
+
+
+@pytest.fixture(scope="module")
+def split(sample_dataset):
+    return random_split(sample_dataset.ratings, (0.8, 0.1, 0.1), seed=0)
+
+
+@pytest.fixture(scope="module")
+def rec(sample_dataset, split):
+    torch.manual_seed(0)
+    config = KGRecConfig().replace(train={"epochs": 15, "show_progress": False},
+                                   text={"show_progress": False})
+    return Recommender(config).fit(sample_dataset, train=split.train, valid=split.valid)
+
+
+def test_recommend_known_user_with_explanations(rec, split):
+    user = split.train["user_id"].iloc[0]
+    recs = rec.recommend(user, k=10)
+    assert len(recs) == 10
+    seen = set(split.train[split.train.user_id == user].item_id) | set(
+        split.valid[split.valid.user_id == user].item_id)
+    assert not seen & {r.item_id for r in recs}
+    scores = [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True)
+    for r in recs:
+        assert r.explanations, f"{r.title} has no explanation"
+        assert r.explanation.startswith(r.title)
+        for e in r.explanations:
+            assert path_exists(rec.kg_, e)
+
+
+def test_no_explanation_uses_a_test_interaction(rec, split):
+    test_pairs = {(f"user:{u}", f"movie:{i}") for u, i in zip(split.test.user_id, split.test.item_id)}
+    for user in split.test["user_id"].unique()[:20]:
+        for r in rec.recommend(user, k=10):
+            for e in r.explanations:
+                for step in e.steps:
+                    if step.relation == "rated":
+                        assert (step.head, step.tail) not in test_pairs
+
+
+def test_model_beats_popularity_on_held_out_test(rec, sample_dataset, split):
+    from kgrec.evaluate import evaluate, to_csr
+    from kgrec.models.baselines import Popularity
+
+    ours = rec.evaluate(split.test).metrics["ndcg@10"]
+    pop = Popularity(rec.kg_.num_users, rec.kg_.num_items).fit(rec.kg_.interaction_matrix())
+    base = evaluate(pop, test=to_csr(split.test, rec.kg_), mask=rec._seen, ks=(10,))
+    assert ours > 1.1 * base.metrics["ndcg@10"]
+
+
+def test_query_directed_by_tarantino(rec):
+    recs = rec.recommend(query="movies directed by Quentin Tarantino", k=6, explain=False)
+    assert all(r.title in TARANTINO for r in recs), [r.title for r in recs]
+
+
+def test_query_combines_genre_decade_and_named_movie(rec):
+    recs = rec.recommend(query="a 90s crime film like Pulp Fiction", k=5)
+    assert "Pulp Fiction" not in {r.title for r in recs}
+    genre_ids = rec._genres["genre:Crime"]
+    crime = {rec.kg_.item_ids[i] for i in genre_ids}
+    assert sum(r.item_id in crime for r in recs) >= 4
+    assert sum(1990 <= (r.year or 0) < 2000 for r in recs) >= 3
+
+
+def test_liked_titles_cold_start_user(rec):
+    recs = rec.recommend(liked=["Heat", "Casino"], k=10)
+    titles = {r.title for r in recs}
+    assert not {"Heat", "Casino"} & titles
+    # related to the liked titles: most share a person or genre with Heat or Casino
+    heat = rec._parser.resolve_title("Heat")[0]
+    casino = rec._parser.resolve_title("Casino")[0]
+    related = set()
+    for anchor in (heat, casino):
+        a = rec.kg_.index(anchor)
+        for (s, _, d), index in rec.kg_.edges.items():
+            if s == "movie" and d in ("person", "genre"):
+                ents = set(index[1][index[0] == a])
+                related |= set(index[0][[e in ents for e in index[1]]])
+    share = sum(rec.kg_.item_index(r.item_id) in related for r in recs) / len(recs)
+    assert share >= 0.8
+    assert all(r.explanations for r in recs)
+    for r in recs:
+        for e in r.explanations:
+            assert path_exists(rec.kg_, e)
+
+
+def test_filters(rec, split):
+    user = split.train["user_id"].iloc[1]
+    recs = rec.recommend(user, k=5, filters={"genres": ["Western"], "min_year": 1960},
+                         explain=False)
+    westerns = {rec.kg_.item_ids[i] for i in rec._genres["genre:Western"]}
+    assert recs and all(r.item_id in westerns and r.year >= 1960 for r in recs)
+    with pytest.raises(ValueError, match="unknown filters"):
+        rec.recommend(user, filters={"colour": "red"})
+
+
+def test_clear_errors(rec):
+    with pytest.raises(KeyError, match="unknown user 'nobody'"):
+        rec.recommend("nobody")
+    with pytest.raises(KeyError, match="did you mean 'Pulp Fiction'"):
+        rec.recommend(liked=["Pulp Fictoin"])
+    with pytest.raises(ValueError, match="k must be"):
+        rec.recommend("u1", k=0)
+    with pytest.raises(ValueError, match="give a user"):
+        rec.recommend()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Recommender().recommend("u1")
+
+
+def test_recommend_batch_matches_single(rec, split):
+    users = list(split.train["user_id"].unique()[:4])
+    batch = rec.recommend_batch(users, k=5)
+    for user in users:
+        single = rec.recommend(user, k=5, explain=False)
+        assert [r.item_id for r in batch[user]] == [r.item_id for r in single]
+
+
+def test_save_load_round_trip_and_tamper(rec, split, tmp_path):
+    path = rec.save(tmp_path / "model")
+    loaded = Recommender.load(path)
+    for user in split.train["user_id"].unique()[:3]:
+        a = rec.recommend(user, k=10)
+        b = loaded.recommend(user, k=10)
+        assert [(r.item_id, round(r.score, 5)) for r in a] == [(r.item_id, round(r.score, 5)) for r in b]
+        assert [r.explanation for r in a] == [r.explanation for r in b]
+    assert not any(p.suffix == ".pkl" for p in path.rglob("*"))
+    # overwrite in place keeps a loadable folder
+    rec.save(path)
+    Recommender.load(path)
+    weights = path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="model.safetensors.*sha256"):
+        Recommender.load(path)
+    weights.write_bytes(bytes(data[: len(data) // 3]))
+    with pytest.raises(ArtifactError, match="truncated or modified"):
+        Recommender.load(path)
+    with pytest.raises(ArtifactError, match="not a saved kgrec recommender"):
+        Recommender.load(tmp_path)
