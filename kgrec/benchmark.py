@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from kgrec.config import KGRecConfig
@@ -137,6 +138,21 @@ class BenchmarkResult:
                 cell("mrr@10"), cell("hit@10"), spe,
                 "–" if r.best_epoch is None else str(r.best_epoch),
                 f"{r.train_seconds:.1f}", f"{r.peak_rss_mb:.0f}"]) + " |")
+        explained = {n: r.details["explanations"] for n, r in self.models.items()
+                     if "explanations" in r.details}
+        if explained:
+            lines += ["", "| model | expl. coverage (≤3 hops) | path types / list | mean hops "
+                      "| fidelity: score dropped | mean drop | drop, random anchor |",
+                      "|---|---|---|---|---|---|---|"]
+            for name, q in explained.items():
+                def f(key: str, fmt: str = ".3f") -> str:
+                    value = q.get(key)
+                    return "–" if value is None else format(value, fmt)
+
+                lines.append(f"| {name} | {f('coverage')} | {f('path_type_diversity', '.2f')} | "
+                             f"{f('mean_path_length', '.2f')} | {f('fidelity_share_dropped')} | "
+                             f"{f('fidelity_mean_drop', '.4g')} | "
+                             f"{f('fidelity_mean_drop_random', '.4g')} |")
         return "\n".join(lines)
 
     def save_json(self, path: str | Path) -> Path:
@@ -182,7 +198,8 @@ def _json_default(value: Any) -> Any:
 def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path | None = None,
                   kg_dir: str | Path | None = None, models: tuple[str, ...] = DEFAULT_MODELS,
                   seeds: tuple[int, ...] = (0,), config: KGRecConfig | None = None,
-                  log_dir: str | Path | None = None) -> BenchmarkResult:
+                  log_dir: str | Path | None = None, explain_quality: bool = True
+                  ) -> BenchmarkResult:
     """Fit and evaluate ``models`` on the split in ``split_dir``.
 
     Args:
@@ -196,6 +213,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             (and std) of the test metrics.
         config: hyper-parameters (default :class:`KGRecConfig`).
         log_dir: folder receiving per-model JSON-lines training logs.
+        explain_quality: measure explanations of every model's test top-10 (warm splits):
+            coverage, path-type diversity, mean length, fidelity.
     """
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, to_csr
@@ -214,7 +233,9 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     candidates = None
     if split.is_cold_start:
         candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
-    needs_text = any(m in ("text-cosine", "sage") for m in models) or config.model.text_mode != "none"
+    needs_text = (explain_quality or config.model.name in models
+                  or any(m in ("text-cosine", "sage") for m in models)
+                  or config.model.text_mode != "none")
     features = None
     if needs_text:
         from kgrec.text import encode_graph
@@ -246,11 +267,89 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 eval_seconds = time.perf_counter() - start
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
+        if explain_quality and not split.is_cold_start:
+            start = time.perf_counter()
+            quality = explanation_quality(runs[0][1].model, kg, mask, features)
+            reports[name].details["explanations"] = quality.to_dict()
+            reports[name].details["explanations"]["seconds"] = time.perf_counter() - start
+        if name == config.model.name and not split.is_cold_start and features is not None:
+            from kgrec.recommender import Recommender
+
+            seen = pd.concat([split.train, split.valid])
+            rec = Recommender.from_fitted(ds, kg, runs[0][1].model, features, seen, config)
+            reports[name].details["latency"] = recommender_latency(rec, seed=seeds[0])
     protocol = ("cold-start: rank the held-out cold items only" if split.is_cold_start
                 else "full ranking over all items, train+valid items masked")
     extra = {"num_users_evaluated": int((np.asarray(test.sum(1)).ravel() > 0).sum()),
              "threads": torch.get_num_threads(), "seeds": list(seeds)}
     return BenchmarkResult(split.name, ds.name, protocol, reports, extra)
+
+
+def recommender_latency(rec, n_users: int = 200, k: int = 10, seed: int = 0) -> dict[str, float]:
+    """Single-user ``recommend(k, explain=True)`` latency (p50/p95 ms over ``n_users``
+    seeded users, after one warm-up call) and ``recommend_batch`` time for all users."""
+    users = rec.kg_.user_ids
+    rng = np.random.default_rng(seed)
+    sample = [users[i] for i in rng.choice(len(users), min(n_users, len(users)), replace=False)]
+    rec.recommend(sample[0], k=k)
+    times = []
+    for user in sample:
+        start = time.perf_counter()
+        rec.recommend(user, k=k, explain=True)
+        times.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    rec.recommend_batch(users, k=k)
+    batch = time.perf_counter() - start
+    return {"recommend_p50_ms": float(np.percentile(times, 50)),
+            "recommend_p95_ms": float(np.percentile(times, 95)),
+            "recommend_users": len(sample), "recommend_batch_all_users_s": batch,
+            "recommend_batch_users": len(users)}
+
+
+def top_k_lists(model, mask, k: int = 10, batch_size: int = 1024) -> np.ndarray:
+    """``[U, k]`` item indices of each user's top-``k`` with ``mask`` items excluded."""
+    from kgrec.evaluate import masked_topk
+
+    users = torch.arange(model.num_users)
+    out = []
+    for lo in range(0, len(users), batch_size):
+        batch = users[lo:lo + batch_size]
+        scores = model.score_all(batch)
+        exclude = torch.from_numpy(mask[batch.numpy()].toarray() > 0)
+        out.append(masked_topk(scores, exclude, k))
+    return torch.cat(out).numpy()
+
+
+def explanation_quality(model, kg, mask, features=None, k: int = 10, users=None):
+    """Explanation metrics of ``model``'s top-``k`` lists over the training graph ``kg``.
+
+    Fidelity uses the model's own ``score_history``: the recommended movie's score with the
+    user's full training history vs without the explanation's anchor movie.
+    """
+    from kgrec.explain import PathExplainer
+    from kgrec.explain.quality import evaluate_explanations
+
+    similarity = None
+    if features is not None and "movie" in features:
+        similarity = torch.nn.functional.normalize(features["movie"].float(), dim=1).numpy()
+    explainer = PathExplainer(kg, item_similarity=similarity)
+    lists = top_k_lists(model, mask, k)
+    users = range(kg.num_users) if users is None else users
+    recs = [(u, [int(i) for i in lists[u] if i >= 0]) for u in users]
+
+    score_fn = None
+    try:
+        model.score_history(torch.zeros(1, kg.num_items))
+    except NotImplementedError:
+        pass
+    else:
+        def score_fn(user: int, history: np.ndarray) -> np.ndarray:
+            h = torch.zeros(1, kg.num_items)
+            h[0, torch.from_numpy(np.asarray(history, dtype=np.int64))] = 1.0
+            with torch.no_grad():
+                return model.score_history(h)[0].numpy()
+
+    return evaluate_explanations(explainer, recs, score_fn=score_fn)
 
 
 def _summarise(name: str, runs: list) -> ModelReport:

@@ -75,7 +75,7 @@ class ModelConfig:
     sage_hidden: int = 64
     sage_layers: int = 2
     sage_dropout: float = 0.1
-    hybrid_components: tuple[str, ...] = ("dlae", "lightgcn-kg")
+    hybrid_components: tuple[str, ...] = ("dlae", "lightgcn")
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:

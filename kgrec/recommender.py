@@ -129,6 +129,21 @@ class Recommender:
         self.fit_result_ = result
         return self
 
+    @classmethod
+    def from_fitted(cls, dataset: MovieDataset, kg, model, features: dict[str, torch.Tensor],
+                    seen: pd.DataFrame, config: KGRecConfig | None = None) -> Recommender:
+        """Wrap an already fitted model (e.g. from the benchmark) without refitting.
+
+        Args:
+            dataset: the movies; kg: the training graph the model was fitted on;
+            model: the fitted model; features: text features per node type;
+            seen: every interaction of the users known at fit time (excluded from their
+                recommendations); config: settings used for explanations and queries.
+        """
+        rec = cls(config)
+        rec._setup(dataset, kg, features, model, seen)
+        return rec
+
     def _setup(self, dataset: MovieDataset, kg, features: dict[str, torch.Tensor], model,
                seen: pd.DataFrame) -> None:
         from kgrec.explain import PathExplainer
