@@ -2,7 +2,10 @@
 documented salience score and rendered as sentences; the same content-path query in
 SPARQL; and explanation quality metrics.
 
-:class:`PathExplainer` finds the paths (:mod:`kgrec.explain.paths`), :func:`render` words
+:class:`PathExplainer` finds the paths (:mod:`kgrec.explain.paths`): from a user of the
+graph (:meth:`PathExplainer.explain`) or, for a person not in the graph (a cold-start
+user's stated likes, a text query naming movies), from the movies they like
+(:meth:`PathExplainer.explain_from`, explanations with ``user=""``); :func:`render` words
 them (:mod:`kgrec.explain.render`), :func:`content_paths_sparql` cross-checks them over the
 rdflib view (:mod:`kgrec.explain.sparql`, imports rdflib when called) and
 :func:`evaluate_explanations` measures coverage, diversity, path length and fidelity

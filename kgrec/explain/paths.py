@@ -19,6 +19,12 @@ interactions only):
   when no content or collaborative path exists, by a bidirectional breadth-first search
   with a node budget.
 
+A person who is *not* in the graph (a cold-start user who named movies they like, or a
+text query naming movies) is explained by :meth:`PathExplainer.explain_from`: the same
+three kinds, starting at a stated like ``A`` instead of at a user node, since there is no
+``u -rated-> A`` edge to walk: ``A -r-> E <-r- T`` (or ``A -r-> T``),
+``A <-rated- v -rated-> T`` and ``A - ... - T``. Such explanations have ``user=""``.
+
 Adjacency is precomputed as CSR arrays (numpy), one pair per relation and direction, so
 one query costs about a millisecond on an ML-100K-sized graph.
 """
@@ -44,6 +50,8 @@ __all__ = ["KINDS", "Explanation", "PathExplainer", "PathStep", "path_exists"]
 #: Kinds of explanation, in tie-breaking order.
 KINDS = ("content", "collaborative", "kg")
 _CONTENT, _COLLAB, _KG = 0, 1, 2
+#: Internal user index of a person who is not in the graph (:meth:`PathExplainer.explain_from`).
+_VIRTUAL = -1
 
 #: Salience factor per hop beyond 3 for ``"kg"`` paths.
 HOP_DISCOUNT = 0.5
@@ -88,10 +96,15 @@ class Explanation:
     """Why ``item`` is recommended to ``user``: one path and its sentence.
 
     Attributes:
-        user, item: entity ids (``"user:7"``, ``"movie:50"``).
+        user, item: entity ids (``"user:7"``, ``"movie:50"``). ``user`` is ``""`` for a
+            person who is not in the graph (:meth:`PathExplainer.explain_from`: a
+            cold-start user's stated likes or a text query); the path then starts at
+            the anchor.
         kind: ``"content"``, ``"collaborative"`` or ``"kg"``.
-        steps: the path, from ``user`` to ``item``, each step an existing graph edge.
-        anchor: the movie of the user's history the path starts from (``steps[0].tail``).
+        steps: the path, from ``user`` to ``item`` (from ``anchor`` to ``item`` when
+            ``user`` is ``""``), each step an existing graph edge.
+        anchor: the movie of the user's history (or the stated like) the path starts
+            from: ``steps[0].tail``, or the first node when ``user`` is ``""``.
         shared: the entity the anchor and the item share (director, actor, genre...), the
             node before ``item`` for ``"kg"`` paths; ``None`` for collaborative paths and
             direct movie–movie links.
@@ -116,12 +129,14 @@ class Explanation:
 
     @property
     def hops(self) -> int:
-        """Number of edges in the path."""
+        """Number of edges in the path (for ``user=""`` the stated like is not an edge,
+        so a content path has 2 hops instead of 3)."""
         return len(self.steps)
 
     @property
     def nodes(self) -> tuple[str, ...]:
-        """Entity ids along the path, ``user`` first and ``item`` last."""
+        """Entity ids along the path, ``user`` (or, when ``user`` is ``""``, ``anchor``)
+        first and ``item`` last."""
         if not self.steps:
             return ()
         return (self.steps[0].source,) + tuple(s.target for s in self.steps)
@@ -144,7 +159,8 @@ class Explanation:
         return self.text
 
     def __repr__(self) -> str:
-        return f"{self.text} [{self.kind}, {self.hops} hops, salience {self.salience:.3f}]"
+        hops = f"{self.hops} hop" + ("" if self.hops == 1 else "s")
+        return f"{self.text} [{self.kind}, {hops}, salience {self.salience:.3f}]"
 
 
 # -- CSR helpers ----------------------------------------------------------------------------
@@ -261,6 +277,9 @@ class PathExplainer:
 
     Ties are broken by kind (content, collaborative, kg), relation name, anchor index and
     shared-entity index, so results are deterministic.
+
+    :meth:`explain` starts from a user of the graph; :meth:`explain_from` starts from the
+    movies a person who is not in the graph says they like (:math:`w = 1` for each).
 
     Args:
         kg: the knowledge graph (training interactions only, for evaluated
@@ -452,6 +471,10 @@ class PathExplainer:
     def _entity(self, kind: str, idx: int) -> str:
         return self.kg.nodes[kind][idx]
 
+    def _user_entity(self, u: int) -> str:
+        """Entity id of user ``u``; ``""`` for ``_VIRTUAL`` (a person not in the graph)."""
+        return "" if u == _VIRTUAL else self.kg.nodes["user"][u]
+
     def _global_entity(self, g: int) -> str:
         t = int(np.searchsorted(self._starts, g, side="right")) - 1
         return self.kg.nodes[self._types[t]][g - int(self._starts[t])]
@@ -513,6 +536,79 @@ class PathExplainer:
         if dense[t]:  # the item itself never anchors its own explanation
             dense = dense.copy()
             dense[t] = 0.0
+        return self._explain(u, t, items, weights, keep, dense, co, owner, k)
+
+    def explain_from(self, anchors: Any, item: Any, k: int | None = 3) -> list[Explanation]:
+        """Top-``k`` explanations of ``item`` for a person who is not in the graph and
+        likes ``anchors`` (a cold-start user's stated likes, or the movies a text query
+        names), most salient first.
+
+        The paths start at an anchor ``A`` (there is no user node, hence no ``rated``
+        edge to it): content paths ``A -r-> E <-r- T`` (2 hops, or 1 for a direct
+        movie–movie link ``A -r-> T``), collaborative paths ``A <-rated- v -rated-> T``
+        ("people who rated A also rated T", 2 hops) and, only when there is neither,
+        ``"kg"`` paths of at most ``max_hops - 1`` edges from an anchor to ``T``. Every
+        step is an edge of the graph; ``Explanation.user`` is ``""`` and
+        ``Explanation.anchor`` is the first node of the path.
+
+        Salience is that of :meth:`explain` for a user who gave every anchor the top
+        rating: :math:`w = 1`, so :math:`s = q \\cdot \\sigma(A, T)` with the same
+        quality :math:`q` (rarity of the shared entity; the rater-set cosine
+        :math:`|R_A \\cap R_T| / \\sqrt{|R_A|\\,|R_T|}` for collaborative paths;
+        :math:`0.5^{\\,n - 2}` times the geometric mean of the intermediate rarities for
+        a ``"kg"`` path of :math:`n` edges). Deduplication with an integer ``k`` is
+        that of :meth:`explain`.
+
+        Args:
+            anchors: the liked movies: entity ids (``"movie:1"``), bare item ids
+                (``"1"``) or indices, in any iterable (a single id is accepted too);
+                duplicates are ignored. ``item`` itself never explains itself: it is
+                dropped from the anchors.
+            item: movie entity id, bare item id or index.
+            k: number of explanations (``None``: all).
+
+        Returns:
+            Explanations whose steps are all edges of the graph; empty when no anchor is
+            left or no path exists within ``max_hops`` and the search budget.
+
+        Raises:
+            KeyError: an anchor (named in the message) or ``item`` is not in the graph.
+            IndexError: an index is out of range. ValueError: an entity id is not a
+            movie, or ``k < 1``.
+        """
+        if k is not None and k < 1:
+            raise ValueError(f"k must be a positive integer or None, got {k}")
+        if isinstance(anchors, (str, int, np.integer)):
+            anchors = [anchors]
+        elif hasattr(anchors, "tolist"):  # numpy array or torch tensor of indices
+            anchors = anchors.tolist()
+        resolved = []
+        for pos, anchor in enumerate(anchors):
+            try:
+                resolved.append(self._resolve(anchor, "movie"))
+            except (KeyError, IndexError, ValueError, TypeError) as err:
+                message = err.args[0] if err.args else ""
+                raise type(err)(f"anchor {pos} ({anchor!r}): {message}") from None
+        t = self._resolve(item, "movie")
+        items = np.unique(np.array(resolved, dtype=np.int64))
+        items = items[items != t]  # the item never anchors its own explanation
+        if not items.size:
+            return []
+        weights = np.ones(len(items), dtype=np.float64)  # a stated like is a top rating
+        dense = np.zeros(self.num_items, dtype=np.float64)
+        dense[items] = weights
+        pos, owner = _gather(self._m_ptr, items)
+        keep = np.ones(len(items), dtype=bool)
+        return self._explain(_VIRTUAL, t, items, weights, keep, dense, self._m_users[pos],
+                             owner, k)
+
+    def _explain(self, u: int, t: int, items: np.ndarray, weights: np.ndarray,
+                 keep: np.ndarray, dense: np.ndarray, co: np.ndarray, owner: np.ndarray,
+                 k: int | None) -> list[Explanation]:
+        """Candidates, ranking and materialisation for user ``u`` (``_VIRTUAL`` for a
+        person not in the graph) with anchors ``items`` (weights ``weights``, usable
+        where ``keep``; ``dense`` [I] the usable weights, 0 elsewhere) and their raters
+        ``co``/``owner``."""
         cands = _concat([self._content(t, dense),
                          self._collaborative(u, t, items, weights, keep, co, owner)])
         if len(cands):
@@ -576,13 +672,15 @@ class PathExplainer:
     def _collaborative(self, u: int, t: int, anchors: np.ndarray, anchor_w: np.ndarray,
                        usable: np.ndarray, co: np.ndarray, owner: np.ndarray) -> _Candidates:
         """Collaborative candidates: per anchor (``anchors[usable]``), the users other than
-        ``u`` who rated it and ``t``; ``co``/``owner`` list each anchor's raters."""
+        ``u`` (all users for ``_VIRTUAL``) who rated it and ``t``; ``co``/``owner`` list
+        each anchor's raters."""
         raters_t = self._m_users[self._m_ptr[t]:self._m_ptr[t + 1]]
         if not raters_t.size or not usable.any():
             return _concat([])
         mask = np.zeros(self.num_users, dtype=bool)
         mask[raters_t] = True
-        mask[u] = False
+        if u != _VIRTUAL:
+            mask[u] = False
         hit = mask[co]
         if not hit.any():
             return _concat([])
@@ -635,14 +733,15 @@ class PathExplainer:
                      support: int | None = None, co_anchors: tuple[str, ...] = ()
                      ) -> Explanation:
         kg = self.kg
-        user, item = self._entity("user", u), self._entity("movie", t)
+        user, item = self._user_entity(u), self._entity("movie", t)
         anchor = self._entity("movie", int(c.anchor[i]))
-        first = PathStep(user, RATED[1], anchor, True)
+        # a virtual user has no node: its path starts at the anchor
+        first = (PathStep(user, RATED[1], anchor, True),) if user else ()
         shared = None
         if c.kind[i] == _COLLAB:
             kind = "collaborative"
             other = self._entity("user", int(c.co_rater[i]))
-            steps = (first, PathStep(other, RATED[1], anchor, False),
+            steps = (*first, PathStep(other, RATED[1], anchor, False),
                      PathStep(other, RATED[1], item, True))
         else:
             kind = "content"
@@ -651,15 +750,15 @@ class PathExplainer:
             if isinstance(source, _Side):
                 shared = kg.nodes[source.entity_type][int(c.entity[i])]
                 if source.movie_is_head:
-                    steps = (first, PathStep(anchor, rel, shared, True),
+                    steps = (*first, PathStep(anchor, rel, shared, True),
                              PathStep(item, rel, shared, False))
                 else:
-                    steps = (first, PathStep(shared, rel, anchor, False),
+                    steps = (*first, PathStep(shared, rel, anchor, False),
                              PathStep(shared, rel, item, True))
             elif source.incoming:
-                steps = (first, PathStep(anchor, rel, item, True))
+                steps = (*first, PathStep(anchor, rel, item, True))
             else:
-                steps = (first, PathStep(item, rel, anchor, False))
+                steps = (*first, PathStep(item, rel, anchor, False))
         expl = Explanation(user, item, kind, steps, anchor, shared, float(c.salience[i]), "",
                            int(c.support[i]) if support is None else support, co_anchors)
         return dataclasses.replace(expl, text=self.render(expl))
@@ -771,18 +870,19 @@ class PathExplainer:
             a = nodes[0] - movie0
             middle = np.array(nodes[1:-1], dtype=np.int64)
             quality = float(np.exp(np.mean(np.log(np.maximum(self._g_rarity[middle], 1e-12)))))
-            hops = len(nodes)  # the rated edge plus len(nodes) - 1 edges anchor → item
+            # the rated edge (or stated like) plus len(nodes) - 1 edges anchor → item
+            hops = len(nodes)
             sal = dense[a] * quality * HOP_DISCOUNT ** (hops - 3)
             if self._similarity is not None:
                 sal *= float(self._sim_factor(np.array([a]), t)[0])
             found[nodes] = sal
         ranked = sorted(found.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
-        user, item = self._entity("user", u), self._entity("movie", t)
+        user, item = self._user_entity(u), self._entity("movie", t)
         out = []
         for nodes, sal in ranked[:self.max_paths]:
             anchor = self._global_entity(nodes[0])
-            steps = (PathStep(user, RATED[1], anchor, True),
-                     *(self._step(x, y) for x, y in zip(nodes, nodes[1:])))
+            first = (PathStep(user, RATED[1], anchor, True),) if user else ()
+            steps = (*first, *(self._step(x, y) for x, y in zip(nodes, nodes[1:])))
             expl = Explanation(user, item, "kg", steps, anchor, self._global_entity(nodes[-2]),
                                float(sal), "")
             out.append(dataclasses.replace(expl, text=self.render(expl)))
@@ -813,17 +913,20 @@ def path_exists(kg: KnowledgeGraph, explanation: Explanation) -> bool:
     tail`` in ``kg.edges``), consecutive steps connect (each step's target is the next
     step's source), the path starts at ``explanation.user`` and ends at
     ``explanation.item``, the anchor (if any) is the node after the user, and the shared
-    entity (if any) lies on the path.
+    entity (if any) lies on the path. For a person not in the graph (``user == ""``,
+    :meth:`PathExplainer.explain_from`) the path must instead start at the anchor, which
+    must be given.
     """
     steps = explanation.steps
     if not steps:
         return False
     nodes = explanation.nodes
-    if nodes[0] != explanation.user or nodes[-1] != explanation.item:
+    start = explanation.user or explanation.anchor
+    if start is None or nodes[0] != start or nodes[-1] != explanation.item:
         return False
     if any(a.target != b.source for a, b in zip(steps, steps[1:])):
         return False
-    if explanation.anchor is not None and nodes[1] != explanation.anchor:
+    if explanation.user and explanation.anchor is not None and nodes[1] != explanation.anchor:
         return False
     if explanation.shared is not None and explanation.shared not in nodes[1:-1]:
         return False

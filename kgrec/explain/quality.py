@@ -136,7 +136,7 @@ def fidelity(score_fn: ScoreFn, explanations: Iterable[Explanation], kg: Knowled
     full_cache: dict[int, np.ndarray] = {}
     drops, random_drops = [], []
     for e in explanations:
-        if e.anchor is None:
+        if e.anchor is None or not e.user:  # no history to remove from (explain_from)
             continue
         u, i, a = kg.index(e.user), kg.index(e.item), kg.index(e.anchor)
         history = items[bounds[u]:bounds[u + 1]]

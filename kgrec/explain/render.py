@@ -8,6 +8,13 @@ Titles and names come from ``kg.labels``. Entities without a label (Freebase mid
     Reservoir Dogs: another Crime film like Heat, which you liked.
     Heat: people who liked Casino and Goodfellas also liked it (37 viewers).
     Desperado: you liked Pulp Fiction, directed by Quentin Tarantino, who also stars in it.
+
+For a person who is not in the graph (``Explanation.user == ""``, from
+:meth:`~kgrec.explain.PathExplainer.explain_from`) the likes are stated, not past ratings,
+so the sentences say "like" and the path is read from its first step (the anchor)::
+
+    Reservoir Dogs: you like Pulp Fiction, also directed by Quentin Tarantino.
+    Casino: shares a cast member with Heat, which you like.
 """
 
 from __future__ import annotations
@@ -152,6 +159,8 @@ def render(kg: KnowledgeGraph, explanation: Explanation, *, markdown: bool = Fal
         return display_name(kg, entity, markdown=markdown)
 
     item = name(explanation.item)
+    # a known user rated the anchor in the past; a person not in the graph states a like
+    like = "liked" if explanation.user else "like"
     if explanation.kind == "collaborative":
         anchors = [explanation.anchor or "", *explanation.co_anchors]
         titles = " and ".join(str(name(a)) for a in anchors)
@@ -159,32 +168,33 @@ def render(kg: KnowledgeGraph, explanation: Explanation, *, markdown: bool = Fal
         viewers = f"{n} viewer" + ("" if n == 1 else "s")
         return f"{item}: people who liked {titles} also liked it ({viewers})."
     if explanation.kind == "content":
-        return _render_content(kg, explanation, name, item)
+        return _render_content(kg, explanation, name, item, like)
     if explanation.kind == "kg":
-        return _render_chain(kg, explanation, name, item)
+        return _render_chain(kg, explanation, name, item, like)
     raise ValueError(f"unknown explanation kind {explanation.kind!r} "
                      f"(expected content, collaborative or kg)")
 
 
-def _render_content(kg: KnowledgeGraph, e: Explanation, name: Namer, item: str | None
-                    ) -> str:
+def _render_content(kg: KnowledgeGraph, e: Explanation, name: Namer, item: str | None,
+                    like: str = "liked") -> str:
+    """Content sentence; ``like`` is the verb for the anchor ("liked" or "like")."""
     anchor = name(e.anchor) if e.anchor else None
     link = e.steps[-1]
     relation = link.relation
     role = role_noun(relation)
     if e.shared is None:  # direct movie–movie link
         if link.forward:  # anchor -r-> item: the item is the anchor's <role>
-            return f"{item}: the {role} of {anchor}, which you liked."
-        return f"{item}: you liked {anchor}, its {role}."
+            return f"{item}: the {role} of {anchor}, which you {like}."
+        return f"{item}: you {like} {anchor}, its {role}."
     shared = name(e.shared)
     movie_head = entity_type(link.head) == "movie"
     if shared is None:
-        return f"{item}: shares {_article(role)} with {anchor}, which you liked."
+        return f"{item}: shares {_article(role)} with {anchor}, which you {like}."
     if movie_head and relation == "has_genre":
-        return f"{item}: another {shared} film like {anchor}, which you liked."
+        return f"{item}: another {shared} film like {anchor}, which you {like}."
     if movie_head and relation in _SHARED_PHRASES:
-        return f"{item}: you liked {anchor}, {_SHARED_PHRASES[relation].format(e=shared)}."
-    return f"{item}: shares the {role} {shared} with {anchor}, which you liked."
+        return f"{item}: you {like} {anchor}, {_SHARED_PHRASES[relation].format(e=shared)}."
+    return f"{item}: shares the {role} {shared} with {anchor}, which you {like}."
 
 
 def _describes_tail(step: PathStep) -> bool:
@@ -193,16 +203,16 @@ def _describes_tail(step: PathStep) -> bool:
     return entity_type(step.head) == "movie" or entity_type(step.tail) != "movie"
 
 
-def _render_chain(kg: KnowledgeGraph, e: Explanation, name: Namer, item: str | None
-                  ) -> str:
-    """``"<item>: you liked <anchor>, <clause>, <clause>..."``. Each step after the first
-    is a clause about the node it leaves; a step into an unnamed entity opens "whose
-    <role>" and the next step completes it as a predicate ("whose director also stars in
-    it")."""
+def _render_chain(kg: KnowledgeGraph, e: Explanation, name: Namer, item: str | None,
+                  like: str = "liked") -> str:
+    """``"<item>: you <like> <anchor>, <clause>, <clause>..."``. Each step from the anchor
+    on (after the ``rated`` step, when there is a user) is a clause about the node it
+    leaves; a step into an unnamed entity opens "whose <role>" and the next step
+    completes it as a predicate ("whose director also stars in it")."""
     anchor = name(e.anchor) if e.anchor else None
-    text = f"{item}: you liked {anchor}"
+    text = f"{item}: you {like} {anchor}"
     pending = False  # the previous clause was "whose <role>", awaiting a predicate
-    for step in e.steps[1:]:
+    for step in (e.steps[1:] if e.user else e.steps):
         to_item = step.target == e.item
         relation = step.relation
         role = role_noun(relation)
