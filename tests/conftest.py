@@ -40,6 +40,11 @@ def _offline_text_cache(tmp_path_factory):
     """No hub access in tests, and one text-embedding cache shared by the whole session
     (the first embedding of the sample's ~2k node texts is the slow part)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
+    import torch
+
+    # One intra-op thread: the graphs here are small, and on a busy 2-core machine
+    # OpenMP's spinning threads make sparse training 10-50x slower.
+    torch.set_num_threads(1)
     shared = os.environ.get("KGREC_TEST_CACHE")
     folder = Path(shared) if shared else tmp_path_factory.mktemp("kgrec-cache")
     os.environ["KGREC_DATA_DIR"] = str(folder)

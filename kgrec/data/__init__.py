@@ -8,7 +8,14 @@ from kgrec.data.dataset import (
     movie_id,
     user_id,
 )
-from kgrec.data.splits import Split, cold_start_split, random_split, read_split, temporal_split
+from kgrec.data.splits import (
+    Split,
+    cold_start_split,
+    random_split,
+    read_split,
+    temporal_split,
+    write_split,
+)
 
 
 def load_dataset(name_or_path, data_dir=None, **kwargs) -> MovieDataset:
@@ -22,4 +29,5 @@ def load_dataset(name_or_path, data_dir=None, **kwargs) -> MovieDataset:
 __all__ = [
     "DataError", "MovieDataset", "Split", "cold_start_split", "entity_key", "entity_type",
     "load_dataset", "movie_id", "random_split", "read_split", "temporal_split", "user_id",
+    "write_split",
 ]

@@ -206,6 +206,11 @@ class LightGCN(ScoringModel):
         return user @ item_emb.T
 
     def item_embeddings(self) -> Tensor:
-        """Final item embeddings ``[I, d]`` (for similarity in explanations)."""
+        """Final item embeddings ``[I, d]`` (cached in eval mode, like :meth:`score`)."""
         with torch.no_grad():
-            return self.propagate()[1]
+            if self.training:
+                return self.propagate()[1]
+            if self._cache is None:
+                users, items = self.propagate()
+                self._cache = (users.detach(), items.detach())
+            return self._cache[1]
