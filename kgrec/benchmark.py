@@ -198,8 +198,8 @@ def _json_default(value: Any) -> Any:
 def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path | None = None,
                   kg_dir: str | Path | None = None, models: tuple[str, ...] = DEFAULT_MODELS,
                   seeds: tuple[int, ...] = (0,), config: KGRecConfig | None = None,
-                  log_dir: str | Path | None = None, explain_quality: bool = True
-                  ) -> BenchmarkResult:
+                  log_dir: str | Path | None = None,
+                  explain_models: tuple[str, ...] | None = None) -> BenchmarkResult:
     """Fit and evaluate ``models`` on the split in ``split_dir``.
 
     Args:
@@ -213,8 +213,9 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             (and std) of the test metrics.
         config: hyper-parameters (default :class:`KGRecConfig`).
         log_dir: folder receiving per-model JSON-lines training logs.
-        explain_quality: measure explanations of every model's test top-10 (warm splits):
-            coverage, path-type diversity, mean length, fidelity.
+        explain_models: models whose test top-10 explanations are measured (warm splits):
+            coverage, path-type diversity, mean length, fidelity (default: the
+            configured model, ``config.model.name``; ``()`` for none).
     """
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, to_csr
@@ -233,7 +234,9 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     candidates = None
     if split.is_cold_start:
         candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
-    needs_text = (explain_quality or config.model.name in models
+    if explain_models is None:
+        explain_models = (config.model.name,)
+    needs_text = (bool(set(explain_models) & set(models)) or config.model.name in models
                   or any(m in ("text-cosine", "sage") for m in models)
                   or config.model.text_mode != "none")
     features = None
@@ -267,7 +270,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 eval_seconds = time.perf_counter() - start
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
-        if explain_quality and not split.is_cold_start:
+        if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()
             quality = explanation_quality(runs[0][1].model, kg, mask, features)
             reports[name].details["explanations"] = quality.to_dict()

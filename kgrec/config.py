@@ -60,6 +60,8 @@ class ModelConfig:
         sage_hidden, sage_layers, sage_dropout: GraphSAGE width (64), depth (2), dropout.
         hybrid_components: the hybrid's component models, fused with weights chosen on
             validation NDCG@10.
+        reference_epochs: epoch budget of the ``pyg-lightgcn`` speed reference (it
+            re-normalises the graph every batch and is ~25x slower per epoch).
     """
 
     name: str = "hybrid"
@@ -76,6 +78,7 @@ class ModelConfig:
     sage_layers: int = 2
     sage_dropout: float = 0.1
     hybrid_components: tuple[str, ...] = ("dlae", "lightgcn")
+    reference_epochs: int = 20
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:

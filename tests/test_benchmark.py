@@ -20,7 +20,7 @@ def test_benchmark_warm_split(split_dirs, tmp_path, capsys):
     out = tmp_path / "res.json"
     code = main(["benchmark", "--split-dir", str(split_dirs / "warm"), "--dataset", "sample",
                  "--models", "pop", "dlae", "lightgcn", "--epochs", "5", "--out", str(out),
-                 "--no-progress"])
+                 "--explain-models", "pop", "dlae", "lightgcn", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "| dlae |" in printed and "expl. coverage" in printed

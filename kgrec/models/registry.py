@@ -227,7 +227,12 @@ def _fit(name: str, model: ScoringModel, ctx: ModelContext, cfg: KGRecConfig) ->
         from kgrec.models.sage import train_sage
 
         return FitResult(name, model, train_sage(model, ctx, cfg))
-    return FitResult(name, model, train_bpr(model, ctx.train, cfg.train, validate=_validator(ctx)))
+    train_cfg = cfg.train
+    if name == "pyg-lightgcn":
+        from dataclasses import replace
+
+        train_cfg = replace(train_cfg, epochs=min(train_cfg.epochs, cfg.model.reference_epochs))
+    return FitResult(name, model, train_bpr(model, ctx.train, train_cfg, validate=_validator(ctx)))
 
 
 def fit_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> FitResult:
