@@ -155,3 +155,10 @@ def test_save_load_round_trip_and_tamper(rec, split, tmp_path):
         Recommender.load(path)
     with pytest.raises(ArtifactError, match="not a saved kgrec recommender"):
         Recommender.load(tmp_path)
+
+
+def test_query_results_are_explained_by_the_named_entities(rec):
+    recs = rec.recommend(query="movies directed by Quentin Tarantino", k=5)
+    for r in recs:
+        assert r.explanations and "Quentin Tarantino" in r.explanation
+        assert all(path_exists(rec.kg_, e) for e in r.explanations)
