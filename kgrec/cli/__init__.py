@@ -13,7 +13,13 @@ import sys
 
 #: Sub-command modules, in the order ``kgrec --help`` lists them.
 COMMANDS = (
+    "kgrec.cli.demo",
+    "kgrec.cli.data",
     "kgrec.cli.build_graph",
+    "kgrec.cli.train",
+    "kgrec.cli.evaluate",
+    "kgrec.cli.recommend",
+    "kgrec.cli.explain",
     "kgrec.cli.benchmark",
 )
 
@@ -38,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    # OpenMP threads that busy-wait make sparse training 10x+ slower on a busy machine;
+    # set before torch is imported (the user's own choice wins).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
@@ -45,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:  # e.g. `kgrec data --json | head`
+        sys.stderr.close()
+        return 0
     except CLIError as exc:
         print(f"kgrec {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,134 @@
+"""``kgrec recommend``: top-K movies with explanations from a saved recommender.
+
+Example::
+
+    kgrec recommend --model models/sample --user u1
+    kgrec recommend --model models/sample --liked Heat Casino -k 5
+    kgrec recommend --model models/sample --query "a 90s crime film like Pulp Fiction" --json
+    kgrec recommend --model models/sample --user u1 --genre Western --min-year 1960
+
+``--user``, ``--liked`` and ``--query`` may be combined (a known user's taste, plus stated
+likes, plus a text query); at least one is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "recommend"
+HELP = "Top-K movies, with explanation paths, for a user, liked titles or a text query."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="DIR",
+                        help="folder written by `kgrec train` / Recommender.save")
+    parser.add_argument("--user", metavar="ID", help="a user of the training data, e.g. u1")
+    parser.add_argument("--liked", nargs="+", metavar="TITLE",
+                        help="titles (or movie:ID) a new user likes (cold start)")
+    parser.add_argument("--query", metavar="TEXT",
+                        help='free text, e.g. "movies directed by Quentin Tarantino"')
+    parser.add_argument("-k", type=int, default=10, help="number of movies (default %(default)s)")
+    parser.add_argument("--genre", action="append", metavar="GENRE",
+                        help="keep only movies of this genre (repeatable)")
+    parser.add_argument("--min-year", type=int, metavar="YEAR", help="keep movies from YEAR on")
+    parser.add_argument("--max-year", type=int, metavar="YEAR", help="keep movies up to YEAR")
+    parser.add_argument("--include-seen", action="store_true",
+                        help="also list movies the user rated (or named)")
+    parser.add_argument("--no-explain", action="store_true", help="skip explanation paths")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of the text list")
+
+
+# -- helpers shared by the commands that use a saved or fitted recommender ----------------------
+def load_recommender(path: str):
+    """:meth:`Recommender.load` with a one-line :class:`CLIError` for a missing folder
+    (a tampered or foreign folder raises ``ArtifactError``, a ``ValueError`` whose message
+    names the file)."""
+    from pathlib import Path
+
+    from kgrec.cli import CLIError
+    from kgrec.recommender import Recommender
+
+    folder = Path(path)
+    if not folder.exists():
+        raise CLIError(f"model folder not found: {folder} (create one with `kgrec train "
+                       f"--dataset NAME --out {folder}`)")
+    if not folder.is_dir():
+        raise CLIError(f"{folder} is not a folder (expected a saved recommender)")
+    return Recommender.load(folder)
+
+
+def check_user(rec, user: str) -> str:
+    """``user`` (bare id) if the recommender knows it; otherwise a :class:`CLIError` naming
+    it, with close matches or examples of known ids."""
+    import difflib
+
+    from kgrec.cli import CLIError
+    from kgrec.data import entity_key
+
+    bare = entity_key(user) if user.startswith("user:") else user
+    known = rec.kg_.user_ids
+    if rec.kg_.has(f"user:{bare}"):
+        return bare
+    close = difflib.get_close_matches(bare, known, n=3, cutoff=0.6) or known[:3]
+    raise CLIError(f"unknown user {bare!r} (known users look like "
+                   f"{', '.join(map(repr, close))}; use --liked or --query for a new user)")
+
+
+def format_recommendations(recs, *, explanations: int | None = None, marks=None,
+                           indent: str = "  ", note_missing: bool = True) -> str:
+    """Numbered lines ``1. Title (year)  score`` each followed by its explanation sentences
+    (at most ``explanations`` of them; all when ``None``; ``note_missing`` says so when a
+    movie has none). ``marks`` maps an item id to a note printed after the title (e.g.
+    held-out hits)."""
+    lines = []
+    names = [f"{r.title} ({r.year})" if r.year else r.title for r in recs]
+    width = max(map(len, names), default=0)
+    for rank, (r, name) in enumerate(zip(recs, names), 1):
+        note = f"  {marks[r.item_id]}" if marks and r.item_id in marks else ""
+        lines.append(f"{indent}{rank:>2}. {name:<{width}}  {r.score:6.3f}{note}")
+        shown = r.explanations if explanations is None else r.explanations[:explanations]
+        for e in shown:
+            lines.append(f"{indent}      {e.text}")
+        if not r.explanations and note_missing:
+            lines.append(f"{indent}      (no explanation path found)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from kgrec.cli import CLIError
+
+    if args.user is None and not args.liked and args.query is None:
+        raise CLIError("give --user ID, --liked TITLE ... or --query TEXT")
+    if args.k < 1:
+        raise CLIError(f"-k must be a positive integer, got {args.k}")
+    if args.query is not None and not args.query.strip():
+        raise CLIError("--query is empty")
+    rec = load_recommender(args.model)
+    user = None if args.user is None else check_user(rec, args.user)
+    filters = {}
+    if args.genre:
+        filters["genres"] = args.genre
+    if args.min_year is not None:
+        filters["min_year"] = args.min_year
+    if args.max_year is not None:
+        filters["max_year"] = args.max_year
+    recs = rec.recommend(user, args.k, query=args.query, liked=args.liked,
+                         exclude_seen=not args.include_seen, explain=not args.no_explain,
+                         filters=filters or None)
+    if args.json:
+        print(json.dumps({"user": user, "liked": args.liked, "query": args.query, "k": args.k,
+                          "filters": filters, "recommendations": [r.to_dict() for r in recs]},
+                         ensure_ascii=False))
+        return 0
+    who = [f"user {user}"] if user is not None else []
+    if args.liked:
+        who.append("liking " + ", ".join(args.liked))
+    if args.query:
+        who.append(f"query {args.query!r}")
+    print(f"top {len(recs)} for {' + '.join(who)}")
+    print(format_recommendations(recs, note_missing=not args.no_explain) if recs
+          else "  (no movie left after the filters)")
+    return 0
