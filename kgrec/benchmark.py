@@ -244,7 +244,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
         from kgrec.text import encode_graph
 
         features = encode_graph(kg, ds, config.text)
-    ctx = ModelContext.from_graph(kg, valid, features)
+    years = ds.items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
+    ctx = ModelContext.from_graph(kg, valid, features, years.to_numpy(dtype=np.int64))
     popularity = torch.from_numpy(np.asarray(ctx.train.sum(0)).ravel())
     reports: dict[str, ModelReport] = {}
     for name in models:

@@ -58,6 +58,8 @@ class ModelConfig:
         dlae_dropout, dlae_reg: DLAE's dropout p (0.5) and λ (300).
         knn_neighbors: ItemKNN neighbours per item (100).
         sage_hidden, sage_layers, sage_dropout: GraphSAGE width (64), depth (2), dropout.
+        sage_epochs, sage_learning_rate, sage_batch_size: GraphSAGE's training budget
+            (40 epochs, patience 6), Adam step (1e-3) and batch (4096).
         hybrid_components: the hybrid's component models, fused with weights chosen on
             validation NDCG@10.
         reference_epochs: epoch budget of the ``pyg-lightgcn`` speed reference (it
@@ -77,6 +79,9 @@ class ModelConfig:
     sage_hidden: int = 64
     sage_layers: int = 2
     sage_dropout: float = 0.1
+    sage_epochs: int = 40
+    sage_learning_rate: float = 1e-3
+    sage_batch_size: int = 4096
     hybrid_components: tuple[str, ...] = ("dlae", "lightgcn")
     reference_epochs: int = 20
 

@@ -78,6 +78,12 @@ class Recommendation:
         return f"Recommendation({self.title}{year}, score={self.score:.3f}{why})"
 
 
+def _item_years(dataset: MovieDataset, kg) -> np.ndarray:
+    """Release year per movie index (``-1`` when unknown)."""
+    years = dataset.items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
+    return years.to_numpy(dtype=np.int64)
+
+
 def _zscore(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
     values = x[keep] if keep is not None and keep.any() else x
     return (x - values.mean()) / values.std().clamp_min(1e-8) if values.numel() > 1 else x * 0
@@ -122,7 +128,7 @@ class Recommender:
         kg = KnowledgeGraph.from_dataset(dataset, train)
         features = encode_graph(kg, dataset, self.config.text)
         valid_csr = to_csr(valid, kg) if valid is not None and len(valid) else None
-        ctx = ModelContext.from_graph(kg, valid_csr, features)
+        ctx = ModelContext.from_graph(kg, valid_csr, features, _item_years(dataset, kg))
         result = fit_model(self.config.model.name, ctx, self.config)
         seen = pd.concat([train, valid]) if valid is not None else train
         self._setup(dataset, kg, features, result.model, seen)
@@ -536,7 +542,7 @@ class Recommender:
         labels = dict(zip(labels_df["entity"], labels_df["label"].fillna("")))
         dataset = MovieDataset(manifest.get("dataset", "saved"), items, seen, triples, labels)
         kg = load_graph(path / "graph")
-        ctx = ModelContext.from_graph(kg, None, features)
+        ctx = ModelContext.from_graph(kg, None, features, _item_years(dataset, kg))
         model = build_model(config.model.name, ctx, config)
         try:
             model.load_state_dict(state, strict=True)

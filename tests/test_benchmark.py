@@ -43,12 +43,14 @@ def test_benchmark_warm_split(split_dirs, tmp_path, capsys):
 def test_benchmark_cold_split_reports_non_inductive(split_dirs, tmp_path, capsys):
     out = tmp_path / "cold.json"
     code = main(["benchmark", "--split-dir", str(split_dirs / "cold"), "--dataset", "sample",
-                 "--models", "pop", "genre-profile", "text-cosine", "--out", str(out),
+                 "--models", "pop", "genre-profile", "text-cosine", "sage", "--epochs", "3",
+                 "--out", str(out),
                  "--no-progress"])
     assert code == 0
     data = json.loads(out.read_text())
     assert "not inductive" in data["models"]["pop"]["skipped"]
     assert data["models"]["genre-profile"]["recall@20"] > 0
+    assert data["models"]["sage"]["recall@20"] > 0 and data["models"]["sage"]["best_epoch"] >= 1
     assert "cold-start" in data["protocol"]
 
 

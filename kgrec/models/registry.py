@@ -37,13 +37,17 @@ class ModelContext:
     train: sp.csr_matrix
     valid: sp.csr_matrix | None = None
     node_features: dict[str, torch.Tensor] | None = None
+    item_years: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_graph(cls, kg: KnowledgeGraph, valid: sp.spmatrix | None = None,
-                   node_features: dict[str, torch.Tensor] | None = None) -> ModelContext:
+                   node_features: dict[str, torch.Tensor] | None = None,
+                   item_years: np.ndarray | None = None) -> ModelContext:
+        """Context of a training graph; ``item_years`` (``[I]``, ``-1`` = unknown) lets
+        GraphSAGE link movies to decade nodes."""
         return cls(kg, kg.interaction_matrix(), None if valid is None else sp.csr_matrix(valid),
-                   node_features)
+                   node_features, item_years)
 
     @property
     def item_features(self) -> torch.Tensor:
@@ -166,10 +170,30 @@ def _build_pyg_lightgcn(ctx, cfg):
                        embedding_size=cfg.model.embedding_size, num_layers=cfg.model.num_layers)
 
 
-def _build_sage(ctx, cfg):
-    from kgrec.models.sage import build_sage
+def _sage_graph(ctx: ModelContext) -> tuple[dict, dict, dict]:
+    """Edges, features and node counts for GraphSAGE: the KG (rating edges included),
+    plus movie → decade edges when release years are known."""
+    kg = ctx.kg
+    edges = {k: torch.from_numpy(v.copy()).long() for k, v in kg.edges.items()}
+    counts = {t: kg.num_nodes(t) for t in kg.node_types}
+    if ctx.item_years is not None:
+        years = np.asarray(ctx.item_years, dtype=np.int64)
+        known = np.flatnonzero(years > 0)
+        decades, index = np.unique(years[known] // 10, return_inverse=True)
+        edges[("movie", "released_in", "decade")] = torch.from_numpy(
+            np.stack([known, index])).long()
+        counts["decade"] = len(decades)
+    features = {t: x for t, x in (ctx.node_features or {}).items() if t != "user"}
+    return edges, features, counts
 
-    return build_sage(ctx, cfg)
+
+def _build_sage(ctx, cfg):
+    from kgrec.models.sage import HeteroSAGE
+
+    edges, features, counts = _sage_graph(ctx)
+    return HeteroSAGE(ctx.kg.num_users, ctx.kg.num_items, edges, features,
+                      num_nodes_dict=counts, hidden_size=cfg.model.sage_hidden,
+                      num_layers=cfg.model.sage_layers, dropout=cfg.model.sage_dropout)
 
 
 def _build_hybrid(ctx, cfg):
@@ -224,9 +248,16 @@ def _fit(name: str, model: ScoringModel, ctx: ModelContext, cfg: KGRecConfig) ->
     if name in CLOSED_FORM:
         return FitResult(name, model.fit(ctx.train))
     if name == "sage":
-        from kgrec.models.sage import train_sage
+        from dataclasses import replace
 
-        return FitResult(name, model, train_sage(model, ctx, cfg))
+        # negatives only among items with training interactions: the model must not
+        # learn that movies it never saw rated are bad (they are the cold-start ones)
+        warm = np.flatnonzero(np.asarray(ctx.train.sum(0)).ravel() > 0)
+        train_cfg = replace(cfg.train, epochs=min(cfg.train.epochs, cfg.model.sage_epochs),
+                            learning_rate=cfg.model.sage_learning_rate,
+                            batch_size=cfg.model.sage_batch_size, eval_every=1, patience=6)
+        return FitResult(name, model, train_bpr(model, ctx.train, train_cfg,
+                                                validate=_validator(ctx), negative_items=warm))
     train_cfg = cfg.train
     if name == "pyg-lightgcn":
         from dataclasses import replace

@@ -101,7 +101,8 @@ def ndcg_validator(valid: sp.csr_matrix, mask: sp.csr_matrix, k: int = 10,
 
 
 def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainConfig | None = None,
-              *, validate: Validator | None = None) -> TrainResult:
+              *, validate: Validator | None = None,
+              negative_items: np.ndarray | None = None) -> TrainResult:
     """Train ``model`` with BPR on the positive ``interactions``.
 
     The model must implement ``bpr_scores(users, pos, neg) -> (pos_scores, neg_scores,
@@ -115,6 +116,7 @@ def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainCon
         interactions: binary ``[num_users, num_items]`` CSR matrix of training positives.
         config: loop options (defaults: :class:`TrainConfig`).
         validate: ``model -> NDCG@10`` on validation data, e.g. :func:`ndcg_validator`.
+        negative_items: item indices negatives are drawn from (default: all items).
     """
     config = config or TrainConfig()
     interactions = sp.csr_matrix(interactions)
@@ -125,7 +127,7 @@ def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainCon
     users_all, items_all = coo.row.astype(np.int64), coo.col.astype(np.int64)
     if len(users_all) == 0:
         raise ValueError("no training interactions")
-    sampler = NegativeSampler(interactions)
+    sampler = NegativeSampler(interactions, negative_items)
     log = open(config.log_path, "a", encoding="utf-8") if config.log_path else None  # noqa: SIM115
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None

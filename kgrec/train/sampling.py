@@ -15,13 +15,17 @@ class NegativeSampler:
 
     Args:
         interactions: binary ``[num_users, num_items]`` CSR matrix of positives.
+        candidates: item indices negatives are drawn from (default: every item), e.g.
+            only items with training interactions, so that an inductive model is not
+            taught that items it never saw rated are bad.
     """
 
-    def __init__(self, interactions: sp.csr_matrix):
+    def __init__(self, interactions: sp.csr_matrix, candidates: np.ndarray | None = None):
         interactions = sp.csr_matrix(interactions)
         self.num_users, self.num_items = interactions.shape
         coo = interactions.tocoo()
         self._keys = np.sort(coo.row.astype(np.int64) * self.num_items + coo.col)
+        self.candidates = None if candidates is None else np.asarray(candidates, dtype=np.int64)
         full = np.diff(interactions.indptr) >= self.num_items
         if full.any():
             raise ValueError(f"user index {int(np.flatnonzero(full)[0])} rated every item: "
@@ -35,9 +39,14 @@ class NegativeSampler:
 
     def sample(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One negative item index per entry of ``users``."""
-        items = rng.integers(0, self.num_items, size=len(users))
+        items = self._draw(rng, len(users))
         bad = np.flatnonzero(self.is_positive(users, items))
         while len(bad):
-            items[bad] = rng.integers(0, self.num_items, size=len(bad))
+            items[bad] = self._draw(rng, len(bad))
             bad = bad[self.is_positive(users[bad], items[bad])]
         return items
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.candidates is None:
+            return rng.integers(0, self.num_items, size=n)
+        return self.candidates[rng.integers(0, len(self.candidates), size=n)]
