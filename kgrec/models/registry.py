@@ -183,7 +183,10 @@ def _sage_graph(ctx: ModelContext) -> tuple[dict, dict, dict]:
         edges[("movie", "released_in", "decade")] = torch.from_numpy(
             np.stack([known, index])).long()
         counts["decade"] = len(decades)
-    features = {t: x for t, x in (ctx.node_features or {}).items() if t != "user"}
+    # text features for movies, people and genres (other entity types are mostly
+    # unlabelled Freebase ids: zero rows that only cost time)
+    features = {t: x for t, x in (ctx.node_features or {}).items()
+                if t in ("movie", "person", "genre")}
     return edges, features, counts
 
 
@@ -193,7 +196,8 @@ def _build_sage(ctx, cfg):
     edges, features, counts = _sage_graph(ctx)
     return HeteroSAGE(ctx.kg.num_users, ctx.kg.num_items, edges, features,
                       num_nodes_dict=counts, hidden_size=cfg.model.sage_hidden,
-                      num_layers=cfg.model.sage_layers, dropout=cfg.model.sage_dropout)
+                      num_layers=cfg.model.sage_layers, dropout=cfg.model.sage_dropout,
+                      item_side_ratings=True, rated_dropout=cfg.model.sage_rated_dropout)
 
 
 def _build_hybrid(ctx, cfg):
@@ -255,7 +259,7 @@ def _fit(name: str, model: ScoringModel, ctx: ModelContext, cfg: KGRecConfig) ->
         warm = np.flatnonzero(np.asarray(ctx.train.sum(0)).ravel() > 0)
         train_cfg = replace(cfg.train, epochs=min(cfg.train.epochs, cfg.model.sage_epochs),
                             learning_rate=cfg.model.sage_learning_rate,
-                            batch_size=cfg.model.sage_batch_size, eval_every=1, patience=6)
+                            batch_size=cfg.model.sage_batch_size, eval_every=1, patience=8)
         return FitResult(name, model, train_bpr(model, ctx.train, train_cfg,
                                                 validate=_validator(ctx), negative_items=warm))
     train_cfg = cfg.train

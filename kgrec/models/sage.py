@@ -95,7 +95,7 @@ class HeteroSAGE(ScoringModel):
                  rated_dropout: float = 0.0, cold_dropout: float = 0.0,
                  user_type: str = "user",
                  item_type: str = "movie", init_std: float = 0.1,
-                 entity_init_std: float = 0.0):
+                 entity_init_std: float = 0.0, min_entity_degree: int = 1):
         super().__init__()
         from torch_geometric.nn import HeteroConv, SAGEConv
 
@@ -156,6 +156,16 @@ class HeteroSAGE(ScoringModel):
         for i, etype in enumerate(self.edge_types):
             self.register_buffer(f"edge_{i}", edges[etype], persistent=False)
         self.feature_types = sorted(x_dict)
+        self.min_entity_degree = min_entity_degree
+        for t in counts:
+            if t in (user_type, item_type):
+                continue
+            degree = torch.zeros(counts[t], dtype=torch.long)
+            for (src, _, dst), index in edges.items():
+                if src == item_type and dst == t:
+                    degree += torch.bincount(index[1], minlength=counts[t])
+            self.register_buffer(f"id_mask_{t}", (degree >= min_entity_degree).float()[:, None],
+                                 persistent=False)
         self.embedding = nn.ModuleDict({
             t: nn.Embedding(n, hidden_size) for t, n in counts.items() if t != item_type})
         self.text_proj = nn.ModuleDict({
@@ -235,6 +245,8 @@ class HeteroSAGE(ScoringModel):
                 h[t] = self._item_input(feats, n)
                 continue
             h[t] = self.embedding[t].weight
+            if t != self.user_type and self.min_entity_degree > 1:
+                h[t] = h[t] * getattr(self, f"id_mask_{t}")
             if t in self.text_proj:
                 h[t] = h[t] + self.text_proj[t](getattr(self, f"x_{t}"))
         return h
