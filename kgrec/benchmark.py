@@ -333,10 +333,10 @@ def explanation_quality(model, kg, mask, features=None, k: int = 10, users=None)
     from kgrec.explain import PathExplainer
     from kgrec.explain.quality import evaluate_explanations
 
-    similarity = None
-    if features is not None and "movie" in features:
-        similarity = torch.nn.functional.normalize(features["movie"].float(), dim=1).numpy()
-    explainer = PathExplainer(kg, item_similarity=similarity)
+    from kgrec.models.base import item_vectors
+
+    vectors = item_vectors(model, None if features is None else features.get("movie"))
+    explainer = PathExplainer(kg, item_similarity=None if vectors is None else vectors.numpy())
     lists = top_k_lists(model, mask, k)
     users = range(kg.num_users) if users is None else users
     recs = [(u, [int(i) for i in lists[u] if i >= 0]) for u in users]

@@ -166,7 +166,10 @@ class Recommender:
         self._content = TextCosine(features["movie"], kg.num_users).fit(kg.interaction_matrix())
         self._cold = torch.from_numpy(np.asarray(kg.interaction_matrix().sum(0)).ravel() == 0)
         self._parser = QueryParser(kg)
-        self.explainer_ = PathExplainer(kg, item_similarity=self._item_features.numpy(),
+        from kgrec.models.base import item_vectors
+
+        vectors = item_vectors(model, self._item_features)
+        self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
                                         max_hops=self.config.explain.max_hops)
         items = dataset.items.set_index("item_id")
         self._titles = [str(items.at[i, "title"]) for i in kg.item_ids]

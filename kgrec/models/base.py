@@ -43,3 +43,26 @@ class ScoringModel(nn.Module):
                               for i in range(0, len(users), batch_size)])
         finally:
             self.train(was_training)
+
+
+def item_vectors(model: nn.Module, fallback: Tensor | None = None) -> Tensor | None:
+    """Item vectors ``[I, d]`` whose cosine says which movies the model treats as alike:
+    the model's own ``item_embeddings()`` when it has them (for a fusion, those of its
+    most-weighted component that has them), else ``fallback`` (e.g. text features).
+    Explanations rank anchor movies by this similarity, so the anchors they name are
+    the ones the model's score depends on."""
+    candidates = [model]
+    if hasattr(model, "weight_dict"):
+        weights = model.weight_dict()
+        candidates = sorted(model.components.values(),
+                            key=lambda m: -weights[next(n for n, c in model.components.items()
+                                                        if c is m)])
+    for candidate in candidates:
+        if hasattr(candidate, "item_embeddings"):
+            was_training = candidate.training
+            candidate.eval()
+            try:
+                return candidate.item_embeddings().detach().float()
+            finally:
+                candidate.train(was_training)
+    return None if fallback is None else fallback.float()
