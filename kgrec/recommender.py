@@ -163,7 +163,15 @@ class Recommender:
 
         self._seen = to_csr(seen, kg)
         self._item_features = torch.nn.functional.normalize(features["movie"].float(), dim=1)
+        from kgrec.models.baselines import GenreProfile
+        from kgrec.models.registry import item_entity_matrix
+
+        # content scorers for movies the model never saw rated (cold-start movies):
+        # text similarity and shared directors / cast / writers / genres
         self._content = TextCosine(features["movie"], kg.num_users).fit(kg.interaction_matrix())
+        entities, _ = item_entity_matrix(kg, ("directed_by", "starring", "written_by", "has_genre"))
+        self._entity_profile = (GenreProfile(entities, kg.num_users).fit(kg.interaction_matrix())
+                                if entities.shape[1] else None)
         self._cold = torch.from_numpy(np.asarray(kg.interaction_matrix().sum(0)).ravel() == 0)
         self._parser = QueryParser(kg)
         from kgrec.models.base import item_vectors
@@ -276,14 +284,13 @@ class Recommender:
             # cold-start movies: the model never saw them; score them by content instead
             known = ~self._cold
             base = _zscore(parts[0], known)
-            if user is not None and not liked:
-                content = self._content.score(torch.tensor([user]))[0]
-            else:
-                h = torch.zeros(1, self.kg_.num_items)
-                h[0, liked] = 1.0
-                if user is not None:
-                    h[0] += torch.from_numpy(self._seen[user].toarray()[0] > 0).float()
-                content = self._content.score_history(h)[0]
+            h = torch.zeros(1, self.kg_.num_items)
+            h[0, liked] = 1.0
+            if user is not None:
+                h[0] += torch.from_numpy(self._seen[user].toarray()[0] > 0).float()
+            content = _zscore(self._content.score_history(h)[0], known)
+            if self._entity_profile is not None:
+                content = content + _zscore(self._entity_profile.score_history(h)[0], known)
             base[self._cold] = _zscore(content, known)[self._cold]
             parts[0] = base
         else:

@@ -162,3 +162,19 @@ def test_query_results_are_explained_by_the_named_entities(rec):
     for r in recs:
         assert r.explanations and "Quentin Tarantino" in r.explanation
         assert all(path_exists(rec.kg_, e) for e in r.explanations)
+
+
+def test_cold_start_movie_is_recommendable(sample_dataset):
+    """A movie with no training rating is scored by content and can be recommended."""
+    jackie = sample_dataset.items.loc[sample_dataset.items.title == "Jackie Brown", "item_id"].iloc[0]
+    train = sample_dataset.ratings[sample_dataset.ratings.item_id != jackie]
+    config = KGRecConfig().replace(train={"epochs": 3, "show_progress": False},
+                                   text={"show_progress": False})
+    cold = Recommender(config).fit(sample_dataset, train=train, valid=train.iloc[:0])
+    assert bool(cold._cold[cold.kg_.item_index(jackie)])
+    liked = cold.recommend(liked=["Pulp Fiction", "Reservoir Dogs", "Kill Bill: Vol. 1"], k=20)
+    assert jackie in [r.item_id for r in liked]
+    rec = next(r for r in liked if r.item_id == jackie)
+    assert rec.explanations and all(path_exists(cold.kg_, e) for e in rec.explanations)
+    query = cold.recommend(query="movies directed by Quentin Tarantino", k=10, explain=False)
+    assert jackie in [r.item_id for r in query]
