@@ -43,3 +43,12 @@ def test_missing_config_file(tmp_path):
 def test_hybrid_components_validated():
     with pytest.raises(ValueError, match="hybrid components"):
         ModelConfig(hybrid_components=("dlae", "hybrid"))
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+    assert configs
+    for path in configs:
+        assert KGRecConfig.load(path).model.name in ("hybrid", "lightgcn", "sage")
