@@ -21,6 +21,7 @@ COMMANDS = (
     "kgrec.cli.recommend",
     "kgrec.cli.explain",
     "kgrec.cli.benchmark",
+    "kgrec.cli.serve",
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 from kgrec.cli import COMMANDS, main
 
 COMMAND_NAMES = ("demo", "data", "build-graph", "train", "evaluate", "recommend", "explain",
-                 "benchmark")
+                 "benchmark", "serve")
 FEW = ["--epochs", "5", "--threads", "1", "--no-progress"]
 
 

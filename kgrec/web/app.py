@@ -1,0 +1,231 @@
+"""The FastAPI application: routes over one loaded :class:`kgrec.Recommender`.
+
+:func:`create_app` builds the app around a recommender (or the folder of a saved one);
+:func:`app_from_env` is the factory each uvicorn worker process calls, reading the model
+folder from :data:`ENV_MODEL` (set by ``kgrec serve`` for its workers; the only
+environment variable kgrec reads besides the cache root). The recommender is loaded once
+per process, before the first request, and then shared by all requests: the route
+functions are plain ``def``\\ s, so FastAPI runs them in its thread pool, concurrently,
+on that one instance.
+
+Files: the model folder is read once, at start-up. The page's three assets are package
+data read into memory at start-up too; no route opens a file. (Free-text queries run
+the text encoder of the model's config, the packaged MiniLM by default.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgrec.web.errors import BodyLimit, ProblemError, install_handlers, library_error
+from kgrec.web.schemas import (
+    MAX_K,
+    ExplainRequest,
+    ExplainResponse,
+    Health,
+    ModelInfo,
+    MoviesResponse,
+    Problem,
+    RecommendRequest,
+    RecommendResponse,
+)
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kgrec.recommender import Recommender
+    from kgrec.web.catalog import Catalog
+
+#: Environment variable holding the model folder for :func:`app_from_env`.
+ENV_MODEL = "KGREC_SERVE_MODEL"
+#: Default limit on request bodies (bytes): far above any valid request.
+MAX_BODY_BYTES = 64 * 1024
+#: Assets of the page, served from memory: name → media type.
+ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+          "style.css": "text/css; charset=utf-8"}
+#: The page loads only its own assets, runs no inline script and sends data only here.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+ERRORS = {404: {"model": Problem, "description": "unknown user, title, genre or movie"},
+          413: {"model": Problem, "description": "request body too large"},
+          422: {"model": Problem, "description": "invalid request (bad k, empty query...)"}}
+
+
+def _explanations(expl, catalog: Catalog) -> list[dict[str, Any]]:
+    out = []
+    for e in expl:
+        nodes = {n for s in e.steps for n in (s.head, s.tail)}
+        out.append({"text": e.text, "kind": e.kind, "salience": round(float(e.salience), 6),
+                    "anchor": e.anchor, "shared": e.shared,
+                    "steps": [{"head": s.head, "relation": s.relation, "tail": s.tail,
+                               "forward": bool(s.forward)} for s in e.steps],
+                    "labels": {n: catalog.label(n) for n in sorted(nodes)}})
+    return out
+
+
+def _movie(catalog: Catalog, item_id: str, title: str | None = None,
+           year: int | None = None) -> dict[str, Any]:
+    movie = catalog.movies.get(item_id)
+    if movie is not None:
+        return movie.as_dict()
+    return {"item_id": item_id, "title": title or item_id, "year": year, "genres": []}
+
+
+def _model_info(rec: Recommender, folder: Path | None, catalog: Catalog) -> dict[str, Any]:
+    from kgrec import __version__
+
+    manifest: dict[str, Any] = {}
+    if folder is not None and (folder / "manifest.json").is_file():
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    stats = rec.kg_.stats()
+    users = rec.kg_.user_ids
+    step = max(1, len(users) // 20)
+    sizes = {"users": rec.kg_.num_users, "movies": rec.kg_.num_items,
+             "edges": sum(stats.edges.values()),
+             **{f"nodes.{kind}": n for kind, n in stats.nodes.items()}}
+    return {"kgrec_version": __version__, "format": manifest.get("format"),
+            "dataset": rec.dataset_.name, "model": rec.config.model.name,
+            "config": rec.config.to_dict(), "sizes": sizes,
+            "example_users": users[::step][:20], "genres": catalog.genres}
+
+
+def _read_assets() -> dict[str, bytes]:
+    folder = resources.files("kgrec.web") / "static"
+    return {name: (folder / name).read_bytes() for name in ASSETS}
+
+
+def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BODY_BYTES
+               ) -> FastAPI:
+    """The HTTP service over one recommender.
+
+    Args:
+        model: a fitted :class:`kgrec.Recommender`, or the folder of a saved one (loaded
+            here, with its manifest checks).
+        max_body_bytes: larger request bodies are refused with 413.
+
+    Returns:
+        A FastAPI app: ``GET /`` (the page), ``GET /health``, ``GET /v1/model``,
+        ``POST /v1/recommend``, ``POST /v1/explain``, ``GET /v1/movies``, ``/docs``.
+    """
+    from fastapi import Query
+    from fastapi.responses import Response
+    from fastapi_offline import FastAPIOffline
+
+    from kgrec import __version__
+    from kgrec.recommender import Recommender
+    from kgrec.web.catalog import Catalog
+    from kgrec.web.svg import explanation_svg
+
+    folder = None
+    if isinstance(model, (str, Path)):
+        folder = Path(model)
+        rec = Recommender.load(folder)
+    else:
+        rec = model
+    catalog = Catalog(rec)
+    info = _model_info(rec, folder, catalog)
+    assets = _read_assets()
+    pid = os.getpid()
+
+    app = FastAPIOffline(
+        title="kgrec", version=__version__,
+        description="Explainable knowledge-graph movie recommendations: top-K for a known "
+                    "user, liked titles or a request in words, each with the graph paths "
+                    "that explain it. Errors are application/problem+json.")
+    install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.state.recommender, app.state.catalog = rec, catalog
+
+    def page_asset(name: str) -> Response:
+        return Response(assets[name], media_type=ASSETS[name],
+                        headers={"Content-Security-Policy": PAGE_CSP,
+                                 "X-Content-Type-Options": "nosniff",
+                                 "Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Response:
+        return page_asset("index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in ASSETS or name == "index.html":
+            raise ProblemError(404, f"no such asset: {name}")
+        return page_asset(name)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> dict[str, Any]:
+        """Liveness: answers once the model is loaded."""
+        return {"status": "ok", "model": info["model"], "pid": pid}
+
+    @app.get("/v1/model", response_model=ModelInfo, tags=["service"])
+    def model_info() -> dict[str, Any]:
+        """The loaded model: dataset, model name, configuration, sizes, versions."""
+        return info
+
+    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERRORS,
+              tags=["recommend"])
+    def recommend(request: RecommendRequest) -> dict[str, Any]:
+        """Top-``k`` movies for a known user, liked titles, a request in words, or a mix,
+        each with its explanation paths (and, with ``graph=true``, their subgraph as
+        SVG)."""
+        if request.k > MAX_K:
+            raise ProblemError(422, f"k must be at most {MAX_K}, got {request.k}")
+        kwargs: dict[str, Any] = {}
+        if not request.exclude_seen:
+            kwargs["exclude_seen"] = False
+        try:
+            recs = rec.recommend(user=request.user, k=request.k, query=request.query,
+                                 liked=request.liked, filters=request.library_filters(),
+                                 explain=request.explain, **kwargs)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise library_error(exc) from None
+        out = []
+        for r in recs:
+            expl = _explanations(r.explanations, catalog)
+            item = {**_movie(catalog, r.item_id, r.title, r.year),
+                    "score": round(float(r.score), 6), "explanation": r.explanation,
+                    "explanations": expl, "graph_svg": None}
+            if request.graph:
+                item["graph_svg"] = explanation_svg(expl, f"movie:{r.item_id}", catalog.label)
+            out.append(item)
+        return {"recommendations": out, "request": request}
+
+    @app.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS,
+              tags=["recommend"])
+    def explain(request: ExplainRequest) -> dict[str, Any]:
+        """Explanation paths from a known user to a movie (item id, ``movie:ID`` or
+        title), most salient first."""
+        try:
+            paths = rec.explain(request.user, request.movie, request.k)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise library_error(exc) from None
+        item = (paths[0].item.partition(":")[2] if paths
+                else catalog.find(request.movie))
+        expl = _explanations(paths, catalog)
+        svg = explanation_svg(expl, f"movie:{item}", catalog.label) if request.graph else None
+        return {"user": request.user, "movie": _movie(catalog, item), "explanations": expl,
+                "graph_svg": svg}
+
+    @app.get("/v1/movies", response_model=MoviesResponse, tags=["catalogue"])
+    def movies(search: str = Query("", max_length=200,
+                                   description="part of a title (empty: most rated)"),
+               limit: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
+        """Title completion: movies whose title contains ``search``, titles starting with
+        it first, then the most rated."""
+        return {"search": search, "movies": [m.as_dict() for m in catalog.search(search, limit)]}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for uvicorn workers (``uvicorn --factory kgrec.web.app:app_from_env``):
+    the model folder comes from :data:`ENV_MODEL`."""
+    folder = os.environ.get(ENV_MODEL)
+    if not folder:
+        raise RuntimeError(f"set {ENV_MODEL} to the folder of a saved recommender "
+                           "(kgrec serve --model DIR does this for its workers)")
+    return create_app(folder)
