@@ -225,8 +225,10 @@ class Recommender:
         if self._encoder is None:
             from kgrec.text import TextEncoder
 
+            # no on-disk cache for queries: one shard per distinct query would grow
+            # without bound, outside the model folder, under a serving process
             self._encoder = TextEncoder(self.config.text.__class__(
-                **{**self.config.text.to_dict(), "show_progress": False}))
+                **{**self.config.text.to_dict(), "show_progress": False}), cache=False)
         return torch.nn.functional.normalize(self._encoder.encode([text]).float(), dim=1)[0]
 
     def _query_scores(self, query: str) -> tuple[torch.Tensor, list[int]]:

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
         start = time.perf_counter()
-        app = create_app(folder)
+        app = create_app(folder, warm=True)
         print(f"kgrec serve: {folder} loaded in {time.perf_counter() - start:.1f} s; "
               f"page at http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr,
               flush=True)

@@ -8,15 +8,21 @@ per process, before the first request, and then shared by all requests: the rout
 functions are plain ``def``\\ s, so FastAPI runs them in its thread pool, concurrently,
 on that one instance.
 
-Files: the model folder is read once, at start-up. The page's three assets are package
-data read into memory at start-up too; no route opens a file. (Free-text queries run
-the text encoder of the model's config, the packaged MiniLM by default.)
+Files: the model folder is read once, at start-up, and the page's three assets (package
+data) are read into memory then too. The text encoder that free-text queries need (the
+model config's, the packaged MiniLM by default) is read once, by the warm-up or the
+first query; query embeddings are not cached on disk. No route opens, writes or lists a
+file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     from kgrec.recommender import Recommender
     from kgrec.web.catalog import Catalog
 
+log = logging.getLogger("kgrec.web")
 #: Environment variable holding the model folder for :func:`app_from_env`.
 ENV_MODEL = "KGREC_SERVE_MODEL"
 #: Default limit on request bodies (bytes): far above any valid request.
@@ -98,14 +105,60 @@ def _read_assets() -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in ASSETS}
 
 
-def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BODY_BYTES
-               ) -> FastAPI:
+class FirstQueryGate:
+    """Runs free-text requests one at a time until one of them has succeeded.
+
+    The first query loads the text encoder (importing ``transformers`` and reading the
+    weights); several threads doing that at once fail inside ``transformers``' lazy
+    imports. Once one query has been answered the gate stays open and queries run
+    concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = False
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        if self._open:
+            return fn()
+        with self._lock:
+            result = fn()
+            self._open = True
+            return result
+
+
+def call_library(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with the library's input errors turned into problems
+    (:func:`~kgrec.web.errors.library_error`) and anything else into a logged 500."""
+    try:
+        return fn(*args, **kwargs)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise library_error(exc) from None
+    except Exception:
+        log.exception("the recommender failed on %s", getattr(fn, "__name__", fn))
+        raise ProblemError(500, "the recommender could not answer this request (the error "
+                                "is logged on the server)") from None
+
+
+def _warm_up(rec: Recommender, gate: FirstQueryGate) -> None:
+    """Load the query text encoder (the first free-text request would otherwise wait
+    for it) by answering one query through ``gate``."""
+    try:
+        gate.run(lambda: rec.recommend(query="movies", k=1, explain=False))
+    except Exception:  # the service still answers everything else
+        log.exception("warming up the query encoder failed")
+
+
+def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BODY_BYTES,
+               warm: bool = False) -> FastAPI:
     """The HTTP service over one recommender.
 
     Args:
         model: a fitted :class:`kgrec.Recommender`, or the folder of a saved one (loaded
             here, with its manifest checks).
         max_body_bytes: larger request bodies are refused with 413.
+        warm: when the server starts, load the query text encoder in a background thread
+            (other requests are answered meanwhile; queries wait for it).
 
     Returns:
         A FastAPI app: ``GET /`` (the page), ``GET /health``, ``GET /v1/model``,
@@ -130,9 +183,17 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
     info = _model_info(rec, folder, catalog)
     assets = _read_assets()
     pid = os.getpid()
+    gate = FirstQueryGate()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if warm:
+            threading.Thread(target=_warm_up, args=(rec, gate), name="kgrec-warm-up",
+                             daemon=True).start()
+        yield
 
     app = FastAPIOffline(
-        title="kgrec", version=__version__,
+        lifespan=lifespan, title="kgrec", version=__version__,
         description="Explainable knowledge-graph movie recommendations: top-K for a known "
                     "user, liked titles or a request in words, each with the graph paths "
                     "that explain it. Errors are application/problem+json.")
@@ -177,12 +238,13 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         kwargs: dict[str, Any] = {}
         if not request.exclude_seen:
             kwargs["exclude_seen"] = False
-        try:
-            recs = rec.recommend(user=request.user, k=request.k, query=request.query,
-                                 liked=request.liked, filters=request.library_filters(),
-                                 explain=request.explain, **kwargs)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise library_error(exc) from None
+        def answer() -> list:
+            return call_library(rec.recommend, user=request.user, k=request.k,
+                                query=request.query, liked=request.liked,
+                                filters=request.library_filters(), explain=request.explain,
+                                **kwargs)
+
+        recs = gate.run(answer) if request.query else answer()
         out = []
         for r in recs:
             expl = _explanations(r.explanations, catalog)
@@ -199,10 +261,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
     def explain(request: ExplainRequest) -> dict[str, Any]:
         """Explanation paths from a known user to a movie (item id, ``movie:ID`` or
         title), most salient first."""
-        try:
-            paths = rec.explain(request.user, request.movie, request.k)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise library_error(exc) from None
+        paths = call_library(rec.explain, request.user, request.movie, request.k)
         item = (paths[0].item.partition(":")[2] if paths
                 else catalog.find(request.movie))
         expl = _explanations(paths, catalog)
@@ -228,4 +287,4 @@ def app_from_env() -> FastAPI:
     if not folder:
         raise RuntimeError(f"set {ENV_MODEL} to the folder of a saved recommender "
                            "(kgrec serve --model DIR does this for its workers)")
-    return create_app(folder)
+    return create_app(folder, warm=True)
