@@ -411,8 +411,9 @@ class Recommender:
                 if hasattr(self.explainer_, "explain_from"):
                     explanations += self.explainer_.explain_from(anchors, item, k - len(explanations))
         explanations.sort(key=lambda e: -e.salience)
-        return Recommendation(self.kg_.item_ids[item], self._titles[item], score,
-                              self._years[item], tuple(explanations))
+        # (not kg_.item_ids[item]: that property builds the list of all ids on each call)
+        return Recommendation(entity_key(self.kg_.nodes["movie"][item]), self._titles[item],
+                              score, self._years[item], tuple(explanations))
 
     _RELATION_PHRASES = {"directed_by": "directed by {}", "starring": "starring {}",
                          "written_by": "written by {}", "produced_by": "produced by {}",

@@ -164,6 +164,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def start_server(model: str, workers: int, threads: int) -> tuple[subprocess.Popen, str, dict]:
     """``kgrec serve`` on a free port; waits for it and measures the cold start."""
     import httpx
@@ -178,22 +187,26 @@ def start_server(model: str, workers: int, threads: int) -> tuple[subprocess.Pop
                              str(port), "--workers", str(workers), "--threads", str(threads),
                              "--log-level", "warning"], env=env)
     cold: dict[str, float] = {}
-    with httpx.Client(base_url=url, timeout=30.0) as http:
-        while "first_recommend_s" not in cold:
-            if proc.poll() is not None:
-                raise SystemExit(f"kgrec serve exited with status {proc.returncode}")
-            if time.perf_counter() - t0 > 300:
-                proc.terminate()
-                raise SystemExit("kgrec serve did not answer within 300 s")
-            try:
-                users = http.get("/v1/model").json()["example_users"]
-                cold["model_info_s"] = time.perf_counter() - t0
-                http.post("/v1/recommend", json={"user": users[0], "k": 10}).raise_for_status()
-                cold["first_recommend_s"] = time.perf_counter() - t0
-            except httpx.TransportError:
-                time.sleep(0.05)
-        http.post("/v1/recommend", json={"query": QUERIES[0], "k": 10}).raise_for_status()
-        cold["first_query_s"] = time.perf_counter() - t0
+    try:
+        with httpx.Client(base_url=url, timeout=60.0) as http:
+            while "first_recommend_s" not in cold:
+                if proc.poll() is not None:
+                    raise SystemExit(f"kgrec serve exited with status {proc.returncode}")
+                if time.perf_counter() - t0 > 300:
+                    raise SystemExit("kgrec serve did not answer within 300 s")
+                try:
+                    users = http.get("/v1/model").json()["example_users"]
+                    cold["model_info_s"] = time.perf_counter() - t0
+                    http.post("/v1/recommend", json={"user": users[0], "k": 10}
+                              ).raise_for_status()
+                    cold["first_recommend_s"] = time.perf_counter() - t0
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            http.post("/v1/recommend", json={"query": QUERIES[0], "k": 10}).raise_for_status()
+            cold["first_query_s"] = time.perf_counter() - t0
+    except BaseException:
+        stop_server(proc)
+        raise
     return proc, url, cold
 
 
@@ -225,21 +238,18 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url.rstrip("/")
         check_loopback(url)
     try:
-        load_before = os.getloadavg()
+        load_before, cpu_before = os.getloadavg(), time.process_time()
         samples, seconds, errors = asyncio.run(
             run_load(url, args.clients, args.duration, args.warmup, mix, args.seed))
-        load_after = os.getloadavg()
+        load_after, client_cpu = os.getloadavg(), time.process_time() - cpu_before
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     summary = summarise(samples, seconds)
     print(f"{args.clients} clients, {seconds:.1f} s measured, mix {args.mix}, "
           f"{args.workers if args.model else '?'} worker(s); load average "
-          f"{load_before[0]:.2f} before, {load_after[0]:.2f} after ({os.cpu_count()} cores)")
+          f"{load_before[0]:.2f} before, {load_after[0]:.2f} after ({os.cpu_count()} cores); "
+          f"the clients used {client_cpu:.1f} s of CPU")
     print(table(summary))
     for line in errors:
         print("error:", line)
@@ -251,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                   "workers": args.workers if args.model else None, "model": args.model,
                   "cold_start": cold, "load_average_before": load_before,
                   "load_average_after": load_after, "cpu_count": os.cpu_count(),
+                  "client_cpu_s": client_cpu,
                   "summary": summary, "errors": errors,
                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         tmp = out.with_name(f".{out.name}.tmp")

@@ -5,8 +5,10 @@
 folder from :data:`ENV_MODEL` (set by ``kgrec serve`` for its workers; the only
 environment variable kgrec reads besides the cache root). The recommender is loaded once
 per process, before the first request, and then shared by all requests: the route
-functions are plain ``def``\\ s, so FastAPI runs them in its thread pool, concurrently,
-on that one instance.
+functions are plain ``def``\\ s, which FastAPI runs in its thread pool; their calls into
+the recommender go through a :class:`CallGate` (one at a time while
+:data:`SERIALIZE_CALLS` says so). ``--workers N`` gives N processes, N copies of the
+model, N calls at once.
 
 Files: the model folder is read once, at start-up, and the page's three assets (package
 data) are read into memory then too. The text encoder that free-text queries need (the
@@ -51,6 +53,12 @@ log = logging.getLogger("kgrec.web")
 ENV_MODEL = "KGREC_SERVE_MODEL"
 #: Default limit on request bodies (bytes): far above any valid request.
 MAX_BODY_BYTES = 64 * 1024
+#: Whether a worker answers one recommender call at a time. ``Recommender.recommend``
+#: keeps the entities of the current query on the instance (``_query_entities``), so two
+#: concurrent calls can swap explanations (``tests/web/test_live.py``'s burst test
+#: catches it); until that state is per call (kgrec issue 9), calls are serialised.
+#: Requests are still received, validated and answered concurrently around them.
+SERIALIZE_CALLS = True
 #: Assets of the page, served from memory: name → media type.
 ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
@@ -105,25 +113,31 @@ def _read_assets() -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in ASSETS}
 
 
-class FirstQueryGate:
-    """Runs free-text requests one at a time until one of them has succeeded.
+class CallGate:
+    """How requests reach the one recommender of a worker.
 
-    The first query loads the text encoder (importing ``transformers`` and reading the
-    weights); several threads doing that at once fail inside ``transformers``' lazy
-    imports. Once one query has been answered the gate stays open and queries run
-    concurrently.
+    With ``serialize`` the calls run one at a time. Otherwise they run concurrently,
+    except that free-text calls run one at a time until one of them has succeeded: the
+    first query loads the text encoder (importing ``transformers`` and reading its
+    weights), and several threads doing that at once fail inside ``transformers``' lazy
+    imports.
+
+    Args:
+        serialize: one call at a time (see :data:`SERIALIZE_CALLS`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, serialize: bool) -> None:
+        self.serialize = serialize
         self._lock = threading.Lock()
-        self._open = False
+        self._encoder_loaded = False
 
-    def run(self, fn: Callable[[], Any]) -> Any:
-        if self._open:
+    def run(self, fn: Callable[[], Any], *, query: bool = False) -> Any:
+        """``fn()``, under the lock when needed; ``query``: ``fn`` encodes a text."""
+        if not self.serialize and (self._encoder_loaded or not query):
             return fn()
         with self._lock:
             result = fn()
-            self._open = True
+            self._encoder_loaded = self._encoder_loaded or query
             return result
 
 
@@ -140,17 +154,17 @@ def call_library(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                                 "is logged on the server)") from None
 
 
-def _warm_up(rec: Recommender, gate: FirstQueryGate) -> None:
+def _warm_up(rec: Recommender, gate: CallGate) -> None:
     """Load the query text encoder (the first free-text request would otherwise wait
     for it) by answering one query through ``gate``."""
     try:
-        gate.run(lambda: rec.recommend(query="movies", k=1, explain=False))
+        gate.run(lambda: rec.recommend(query="movies", k=1, explain=False), query=True)
     except Exception:  # the service still answers everything else
         log.exception("warming up the query encoder failed")
 
 
 def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BODY_BYTES,
-               warm: bool = False) -> FastAPI:
+               warm: bool = False, serialize: bool = SERIALIZE_CALLS) -> FastAPI:
     """The HTTP service over one recommender.
 
     Args:
@@ -159,6 +173,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         max_body_bytes: larger request bodies are refused with 413.
         warm: when the server starts, load the query text encoder in a background thread
             (other requests are answered meanwhile; queries wait for it).
+        serialize: answer one recommender call at a time (:data:`SERIALIZE_CALLS`).
 
     Returns:
         A FastAPI app: ``GET /`` (the page), ``GET /health``, ``GET /v1/model``,
@@ -183,7 +198,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
     info = _model_info(rec, folder, catalog)
     assets = _read_assets()
     pid = os.getpid()
-    gate = FirstQueryGate()
+    gate = CallGate(serialize)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -244,7 +259,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
                                 filters=request.library_filters(), explain=request.explain,
                                 **kwargs)
 
-        recs = gate.run(answer) if request.query else answer()
+        recs = gate.run(answer, query=bool(request.query))
         out = []
         for r in recs:
             expl = _explanations(r.explanations, catalog)
@@ -261,7 +276,8 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
     def explain(request: ExplainRequest) -> dict[str, Any]:
         """Explanation paths from a known user to a movie (item id, ``movie:ID`` or
         title), most salient first."""
-        paths = call_library(rec.explain, request.user, request.movie, request.k)
+        paths = gate.run(lambda: call_library(rec.explain, request.user, request.movie,
+                                              request.k))
         item = (paths[0].item.partition(":")[2] if paths
                 else catalog.find(request.movie))
         expl = _explanations(paths, catalog)
