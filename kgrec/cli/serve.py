@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - a dependency of the package
         raise CLIError("kgrec serve needs fastapi and uvicorn: pip install fastapi uvicorn "
                        "fastapi-offline") from None
-    from kgrec.web.app import ENV_MODEL
+    from kgrec.web.app import ENV_MODEL, ENV_SUPERVISOR
 
     # the workers (spawned processes) read these when they import torch / build the app
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -82,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
         uvicorn.run(app, **options)
     else:
+        from kgrec.config import KGRecConfig
+
+        # fail here, once, on a config this version cannot read (a worker that fails
+        # to load the model for another reason stops this process)
+        KGRecConfig.load(folder / "config.toml")
+        os.environ[ENV_SUPERVISOR] = str(os.getpid())
         print(f"kgrec serve: {args.workers} workers loading {folder}; page at "
               f"http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr, flush=True)
         uvicorn.run("kgrec.web.app:app_from_env", factory=True, workers=args.workers,

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable
 from importlib import resources
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kgrec.web")
 #: Environment variable holding the model folder for :func:`app_from_env`.
 ENV_MODEL = "KGREC_SERVE_MODEL"
+#: Environment variable holding the pid of the ``kgrec serve`` process supervising the
+#: workers: a worker that cannot load the model stops it.
+ENV_SUPERVISOR = "KGREC_SERVE_SUPERVISOR"
 #: Default limit on request bodies (bytes): far above any valid request.
 MAX_BODY_BYTES = 64 * 1024
 #: Whether a worker answers one recommender call at a time. ``Recommender.recommend``
@@ -303,4 +307,13 @@ def app_from_env() -> FastAPI:
     if not folder:
         raise RuntimeError(f"set {ENV_MODEL} to the folder of a saved recommender "
                            "(kgrec serve --model DIR does this for its workers)")
-    return create_app(folder, warm=True)
+    try:
+        return create_app(folder, warm=True)
+    except Exception:
+        # uvicorn's supervisor would start a new worker, which fails the same way, for
+        # ever: stop it (only the ``kgrec serve`` process that started this worker)
+        supervisor = os.environ.get(ENV_SUPERVISOR, "")
+        if supervisor.isdigit() and int(supervisor) == os.getppid():
+            log.critical("cannot load the model %s: stopping the server", folder)
+            os.kill(int(supervisor), signal.SIGTERM)
+        raise

@@ -103,3 +103,30 @@ def test_two_workers_are_two_processes(serve):
     body = httpx.post(f"{two_workers.url}/v1/recommend", json={"user": "u1", "k": 3},
                       timeout=60).json()
     assert len(body["recommendations"]) == 3
+
+
+
+def test_workers_stop_when_the_model_cannot_be_loaded(web_model, tmp_path):
+    """A worker that cannot load the model stops ``kgrec serve`` instead of being
+    replaced for ever by uvicorn's supervisor."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    broken = tmp_path / "broken"
+    shutil.copytree(web_model, broken)
+    with open(broken / "data" / "items.tsv", "a", encoding="utf-8") as f:
+        f.write("\n")  # no longer matches the manifest's sha256
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "kgrec", "serve", "--model", str(broken),
+                          "--port", str(port), "--workers", "2", "--log-level", "warning"],
+                         env=env, capture_output=True, text=True, timeout=240)
+    assert "does not match the manifest" in run.stderr
+    assert run.stderr.count("stopping the server") <= 2  # one per worker, no respawn loop
