@@ -28,10 +28,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-
-#: Models :class:`ModelConfig.name` can take (see :mod:`kgrec.models.registry`).
-MODEL_NAMES = ("pop", "itemknn", "ease", "dlae", "bpr", "lightgcn", "lightgcn-kg",
-               "pyg-lightgcn", "text-cosine", "genre-profile", "sage", "hybrid")
+from kgrec.models.registry import FUSION, MODEL_NAMES, REGISTRY
 from kgrec.text.config import TextConfig
 
 __all__ = ["MODEL_NAMES", "ExplainConfig", "KGRecConfig", "ModelConfig", "TextConfig",
@@ -149,7 +146,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.name!r}; choose one of {list(MODEL_NAMES)}")
-        bad = [c for c in self.hybrid_components if c not in MODEL_NAMES or c == "hybrid"]
+        bad = [c for c in self.hybrid_components
+               if c not in MODEL_NAMES or REGISTRY[c].fit == FUSION]
         if bad:
             raise ValueError(f"invalid hybrid components {bad}")
         if self.text_mode not in ("none", "init", "fuse"):

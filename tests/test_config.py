@@ -90,6 +90,14 @@ def test_unknown_keys_are_errors_in_every_section():
             KGRecConfig.from_dict({section: {"no_such_key": 1}})
 
 
+def test_model_names_live_in_the_registry():
+    from kgrec import config
+    from kgrec.models import registry
+
+    assert config.MODEL_NAMES is registry.MODEL_NAMES
+    assert set(registry.REGISTRY) == set(registry.MODEL_NAMES)
+
+
 def _configs():
     from pathlib import Path
 
