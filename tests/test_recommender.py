@@ -221,6 +221,11 @@ def test_bad_k_is_a_clear_value_error(rec, split, k):
         rec.recommend_batch([user], k=k)
 
 
+def test_recommend_batch_refuses_a_string_of_users(rec):
+    with pytest.raises(TypeError, match="users must be a list of user ids"):
+        rec.recommend_batch("u1")
+
+
 def test_recommend_batch_cost_does_not_grow_with_the_catalogue(rec, split, monkeypatch):
     """Records are built from the catalogue's tuples, never from ``kg.item_ids`` (a list
     rebuilt over every movie on each access)."""

@@ -37,6 +37,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from kgrec.models.registry import MODEL_NAMES
+
     parser.add_argument("--dataset", default="sample", metavar="NAME_OR_PATH",
                         help="dataset name (sample, ml-100k, ml-1m, hetrec-2k, ...) or a folder "
                              "of CSV/TSV files (default: %(default)s)")
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a seeded 90/10 split")
     parser.add_argument("--model", metavar="NAME",
                         help="model name, overriding [model] name of the config (default: "
-                             "hybrid; see kgrec.models.registry.MODEL_NAMES)")
+                             "hybrid; one of " + ", ".join(MODEL_NAMES) + ")")
     add_config_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder to save the fitted recommender to (replaced atomically)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +56,7 @@ class ModelSpec:
         build: ``(inputs, config) -> unfitted model``; also rebuilds the module a saved
             ``state_dict`` is loaded into.
         fit: :data:`CLOSED_FORM`, :data:`BPR` or :data:`FUSION`.
-        summary: one line for listings.
+        summary: what the model is, in one line.
         needs_text: ``config -> bool``: whether it reads ``node_features``.
         uses_kg: reads KG edges besides the ratings.
         inductive: scores movies that had no training interaction (for a fusion: all of
@@ -260,8 +260,3 @@ def build_model(name: str, inputs: ModelInputs, config: KGRecConfig) -> ScoringM
     :func:`kgrec.train.fit_model`, or load a ``state_dict`` into it)."""
     return get_spec(name).build(inputs, config)
 
-
-def describe() -> list[dict[str, Any]]:
-    """One row per model: name, fit, inductive, uses_kg, summary (for listings)."""
-    return [{"name": s.name, "fit": s.fit, "inductive": s.inductive, "uses_kg": s.uses_kg,
-             "summary": s.summary} for s in REGISTRY.values()]

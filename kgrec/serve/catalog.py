@@ -92,6 +92,12 @@ class Catalog:
                 return self.relations[j], int(hi - lo)
         return None
 
+    def entity_matrix(self, relations: tuple[str, ...]) -> sp.csr_matrix:
+        """Binary ``[I, E]`` movie → entity matrix over ``relations`` (the columns of
+        :attr:`links` with one of them)."""
+        cols = [j for j, r in enumerate(self.relations) if r in relations]
+        return self.links[:, cols].tocsr()
+
     def decade_mask(self, decades: list[int]) -> torch.Tensor:
         """``[I]`` bool: movies released in one of ``decades`` (``1990`` = the 1990s)."""
         known = self.years > 0

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def query_explanations(catalog: Catalog, item: int, entities: list[str], k: int
                        ) -> list[Explanation]:
     """One-edge paths from an entity the query names (a person, a genre...) to movie
-    ``item``, e.g. "Jackie Brown: director Quentin Tarantino, as your query asks".
+    ``item``, e.g. "Jackie Brown: Quentin Tarantino is its director, as your query asks".
 
     Salience is the entity's rarity over the catalogue, as for content paths:
     :math:`\\log(1 + I / n_e) / \\log(1 + I)` with :math:`n_e` the movies the relation links
@@ -43,7 +43,7 @@ def query_explanations(catalog: Catalog, item: int, entities: list[str], k: int
             continue
         relation, count = link
         label = kg.labels.get(entity, entity)
-        text = f"{catalog.titles[item]}: {role_noun(relation)} {label}, as your query asks."
+        text = f"{catalog.titles[item]}: {label} is its {role_noun(relation)}, as your query asks."
         salience = float(np.log1p(n / max(1, count)) / np.log1p(n))
         out.append(Explanation(user="", item=movie, kind="query",
                                steps=(PathStep(movie, relation, entity, False),),

@@ -26,6 +26,7 @@ concurrent requests on one scorer give the serial results.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +47,8 @@ ENTITY_BOOST = 3.0
 GENRE_BOOST = 1.5
 #: Boost of a movie from a decade the query names ("90s").
 DECADE_BOOST = 1.5
+#: Query embeddings kept in memory per scorer (least recently used dropped first).
+QUERY_CACHE_SIZE = 1024
 #: Relations whose shared entities score cold-start movies for a history.
 CONTENT_RELATIONS = ("directed_by", "starring", "written_by", "has_genre")
 
@@ -78,13 +81,14 @@ class Scorer:
         self.item_features = torch.nn.functional.normalize(item_features.float(), dim=1)
         num_users = train.shape[0]
         self.content = TextCosine(item_features, num_users).fit(train).eval()
-        entities, _ = catalog.kg.item_entity_matrix(CONTENT_RELATIONS)
+        entities = catalog.entity_matrix(CONTENT_RELATIONS)
         self.entity_profile = (GenreProfile(entities, num_users).fit(train).eval()
                                if entities.shape[1] else None)
         self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
         self.parser = QueryParser(catalog.kg)
         self._encoder = None
         self._encoder_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     # -- parts ---------------------------------------------------------------------------
     def history(self, user: int | None, liked: tuple[int, ...] = ()) -> torch.Tensor:
@@ -114,17 +118,27 @@ class Scorer:
         return zscore(content, warm)
 
     def encode_query(self, text: str) -> torch.Tensor:
-        """``[D]`` L2-normalised query embedding (the encoder is created once, and used
-        by one thread at a time: tokenizers are not safe for concurrent use)."""
+        """``[D]`` L2-normalised query embedding. The encoder is created once and used by
+        one thread at a time (tokenizers are not safe for concurrent use); the last
+        :data:`QUERY_CACHE_SIZE` queries' vectors are kept in memory (a pure function of
+        the text, so caching cannot change a result)."""
         with self._encoder_lock:
-            if self._encoder is None:
-                from dataclasses import replace
+            vector = self._query_vectors.get(text)
+            if vector is None:
+                if self._encoder is None:
+                    from dataclasses import replace
 
-                from kgrec.text import TextEncoder
+                    from kgrec.text import TextEncoder
 
-                self._encoder = TextEncoder(replace(self.text, show_progress=False))
-            vector = self._encoder.encode([text]).float()
-        return torch.nn.functional.normalize(vector, dim=1)[0]
+                    self._encoder = TextEncoder(replace(self.text, show_progress=False))
+                raw = self._encoder.encode([text]).float()
+                vector = torch.nn.functional.normalize(raw, dim=1)[0]
+                self._query_vectors[text] = vector
+                if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                    self._query_vectors.popitem(last=False)
+            else:
+                self._query_vectors.move_to_end(text)
+        return vector
 
     def query_scores(self, request: Request) -> torch.Tensor:
         """``[I]``: standardised text similarity plus the named entities' boosts."""

@@ -34,3 +34,10 @@ def test_genres_years_and_titles(sample_dataset, kg, catalog):
     assert catalog.year(0) == (None if np.isnan(year) else int(year))
     nineties = catalog.decade_mask([1990]).numpy()
     assert np.array_equal(nineties, (catalog.years >= 1990) & (catalog.years < 2000))
+
+
+def test_entity_matrix_is_the_graphs(kg, catalog):
+    relations = ("directed_by", "has_genre")
+    expected, _ = kg.item_entity_matrix(relations)
+    got = catalog.entity_matrix(relations)
+    assert got.shape == expected.shape and (got != expected).nnz == 0

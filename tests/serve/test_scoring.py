@@ -60,3 +60,23 @@ def test_filters_are_applied_and_batch_masks_seen(scorer, catalog):
     single = scorer.model.score(torch.tensor([0, 1]))
     seen = torch.from_numpy(scorer.seen[[0, 1]].toarray() > 0)
     assert torch.isinf(batch[seen]).all() and torch.equal(batch[~seen], single[~seen])
+
+
+def test_query_vectors_are_cached_and_bounded(scorer, monkeypatch):
+    calls = []
+
+    class Encoder:
+        def encode(self, texts):
+            calls.append(list(texts))
+            return torch.ones(len(texts), 8)
+
+    monkeypatch.setattr(scorer, "_encoder", Encoder())
+    monkeypatch.setattr(scorer, "_query_vectors", type(scorer._query_vectors)())
+    monkeypatch.setattr(scoring, "QUERY_CACHE_SIZE", 2)
+    a = scorer.encode_query("a")
+    assert torch.equal(scorer.encode_query("a"), a) and calls == [["a"]]
+    torch.testing.assert_close(a.norm(), torch.tensor(1.0))
+    scorer.encode_query("b")
+    scorer.encode_query("c")  # evicts "a"
+    scorer.encode_query("a")
+    assert calls == [["a"], ["b"], ["c"], ["a"]]
