@@ -2,13 +2,14 @@
 
 :func:`create_app` builds the app around a recommender (or the folder of a saved one);
 :func:`app_from_env` is the factory each uvicorn worker process calls, reading the model
-folder from :data:`ENV_MODEL` (set by ``kgrec serve`` for its workers; the only
-environment variable kgrec reads besides the cache root). The recommender is loaded once
+folder from :data:`ENV_MODEL` (set by ``kgrec serve`` for its workers, like
+:data:`ENV_SUPERVISOR`: the only environment variables kgrec reads besides the cache
+root). The recommender is loaded once
 per process, before the first request, and then shared by all requests: the route
-functions are plain ``def``\\ s, which FastAPI runs in its thread pool; their calls into
-the recommender go through a :class:`CallGate` (one at a time while
-:data:`SERIALIZE_CALLS` says so). ``--workers N`` gives N processes, N copies of the
-model, N calls at once.
+functions are plain ``def``\\ s, which FastAPI runs in its thread pool, so several calls
+run on that one instance at once (it keeps no per-call state; ``tests/web/test_live.py``
+checks that a concurrent burst gives the serial answers). ``--workers N`` gives N
+processes, each with its own copy of the model.
 
 Files: the model folder is read once, at start-up, and the page's three assets (package
 data) are read into memory then too. The text encoder that free-text queries need (the
@@ -25,7 +26,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ from kgrec.web.schemas import (
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from kgrec.explain import Explanation
     from kgrec.recommender import Recommender
     from kgrec.web.catalog import Catalog
 
@@ -57,12 +59,6 @@ ENV_MODEL = "KGREC_SERVE_MODEL"
 ENV_SUPERVISOR = "KGREC_SERVE_SUPERVISOR"
 #: Default limit on request bodies (bytes): far above any valid request.
 MAX_BODY_BYTES = 64 * 1024
-#: Whether a worker answers one recommender call at a time. ``Recommender.recommend``
-#: keeps the entities of the current query on the instance (``_query_entities``), so two
-#: concurrent calls can swap explanations (``tests/web/test_live.py``'s burst test
-#: catches it); until that state is per call (kgrec issue 9), calls are serialised.
-#: Requests are still received, validated and answered concurrently around them.
-SERIALIZE_CALLS = True
 #: Assets of the page, served from memory: name → media type.
 ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
@@ -74,7 +70,9 @@ ERRORS = {404: {"model": Problem, "description": "unknown user, title, genre or 
           422: {"model": Problem, "description": "invalid request (bad k, empty query...)"}}
 
 
-def _explanations(expl, catalog: Catalog) -> list[dict[str, Any]]:
+def _explanations(expl: Sequence[Explanation], catalog: Catalog) -> list[dict[str, Any]]:
+    """Explanations as :class:`~kgrec.web.schemas.ExplanationOut` dicts, with the label
+    of every entity on each path."""
     out = []
     for e in expl:
         nodes = {n for s in e.steps for n in (s.head, s.tail)}
@@ -117,34 +115,6 @@ def _read_assets() -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in ASSETS}
 
 
-class CallGate:
-    """How requests reach the one recommender of a worker.
-
-    With ``serialize`` the calls run one at a time. Otherwise they run concurrently,
-    except that free-text calls run one at a time until one of them has succeeded: the
-    first query loads the text encoder (importing ``transformers`` and reading its
-    weights), and several threads doing that at once fail inside ``transformers``' lazy
-    imports.
-
-    Args:
-        serialize: one call at a time (see :data:`SERIALIZE_CALLS`).
-    """
-
-    def __init__(self, serialize: bool) -> None:
-        self.serialize = serialize
-        self._lock = threading.Lock()
-        self._encoder_loaded = False
-
-    def run(self, fn: Callable[[], Any], *, query: bool = False) -> Any:
-        """``fn()``, under the lock when needed; ``query``: ``fn`` encodes a text."""
-        if not self.serialize and (self._encoder_loaded or not query):
-            return fn()
-        with self._lock:
-            result = fn()
-            self._encoder_loaded = self._encoder_loaded or query
-            return result
-
-
 def call_library(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` with the library's input errors turned into problems
     (:func:`~kgrec.web.errors.library_error`) and anything else into a logged 500."""
@@ -158,17 +128,17 @@ def call_library(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                                 "is logged on the server)") from None
 
 
-def _warm_up(rec: Recommender, gate: CallGate) -> None:
+def _warm_up(rec: Recommender) -> None:
     """Load the query text encoder (the first free-text request would otherwise wait
-    for it) by answering one query through ``gate``."""
+    for it) by answering one query."""
     try:
-        gate.run(lambda: rec.recommend(query="movies", k=1, explain=False), query=True)
+        rec.recommend(query="movies", k=1, explain=False)
     except Exception:  # the service still answers everything else
         log.exception("warming up the query encoder failed")
 
 
 def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BODY_BYTES,
-               warm: bool = False, serialize: bool = SERIALIZE_CALLS) -> FastAPI:
+               warm: bool = False) -> FastAPI:
     """The HTTP service over one recommender.
 
     Args:
@@ -176,8 +146,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
             here, with its manifest checks).
         max_body_bytes: larger request bodies are refused with 413.
         warm: when the server starts, load the query text encoder in a background thread
-            (other requests are answered meanwhile; queries wait for it).
-        serialize: answer one recommender call at a time (:data:`SERIALIZE_CALLS`).
+            (requests are answered meanwhile; a query waits for the encoder).
 
     Returns:
         A FastAPI app: ``GET /`` (the page), ``GET /health``, ``GET /v1/model``,
@@ -202,12 +171,11 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
     info = _model_info(rec, folder, catalog)
     assets = _read_assets()
     pid = os.getpid()
-    gate = CallGate(serialize)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         if warm:
-            threading.Thread(target=_warm_up, args=(rec, gate), name="kgrec-warm-up",
+            threading.Thread(target=_warm_up, args=(rec,), name="kgrec-warm-up",
                              daemon=True).start()
         yield
 
@@ -257,13 +225,11 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         kwargs: dict[str, Any] = {}
         if not request.exclude_seen:
             kwargs["exclude_seen"] = False
-        def answer() -> list:
-            return call_library(rec.recommend, user=request.user, k=request.k,
-                                query=request.query, liked=request.liked,
-                                filters=request.library_filters(), explain=request.explain,
-                                **kwargs)
 
-        recs = gate.run(answer, query=bool(request.query))
+        recs = call_library(rec.recommend, user=request.user, k=request.k,
+                            query=request.query, liked=request.liked,
+                            filters=request.library_filters(), explain=request.explain,
+                            **kwargs)
         out = []
         for r in recs:
             expl = _explanations(r.explanations, catalog)
@@ -280,8 +246,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
     def explain(request: ExplainRequest) -> dict[str, Any]:
         """Explanation paths from a known user to a movie (item id, ``movie:ID`` or
         title), most salient first."""
-        paths = gate.run(lambda: call_library(rec.explain, request.user, request.movie,
-                                              request.k))
+        paths = call_library(rec.explain, request.user, request.movie, request.k)
         item = (paths[0].item.partition(":")[2] if paths
                 else catalog.find(request.movie))
         expl = _explanations(paths, catalog)

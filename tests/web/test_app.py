@@ -266,39 +266,3 @@ def test_openapi_and_offline_docs(client):
                if '<script src="' in line]
     assert scripts and all(client.get(src).status_code == 200 for src in scripts)
 
-
-# -- the call gate -------------------------------------------------------------------------
-def overlap(gate, query: bool, calls: int = 6) -> int:
-    """Most calls inside ``gate`` at once, over ``calls`` threads."""
-    import threading
-    import time
-
-    inside, most, lock = 0, 0, threading.Lock()
-
-    def call():
-        nonlocal inside, most
-        with lock:
-            inside += 1
-            most = max(most, inside)
-        time.sleep(0.05)
-        with lock:
-            inside -= 1
-
-    threads = [threading.Thread(target=gate.run, args=(call,), kwargs={"query": query})
-               for _ in range(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return most
-
-
-def test_call_gate():
-    from kgrec.web.app import CallGate
-
-    assert overlap(CallGate(serialize=True), query=False) == 1
-    free = CallGate(serialize=False)
-    assert overlap(free, query=False) > 1
-    free.run(lambda: None, query=True)  # the first query loads the encoder alone...
-    assert overlap(free, query=True) > 1  # ...later ones run together
-    assert overlap(CallGate(serialize=False), query=True, calls=1) == 1
