@@ -1,0 +1,1 @@
+"""Request-time components: query intent, intent scoring, feedback sessions, taste profiles."""
