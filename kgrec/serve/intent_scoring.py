@@ -44,8 +44,6 @@ RELATION_WEIGHTS = {"directed_by": 3.0, "written_by": 2.0, "starring": 1.5,
                     "produced_by": 1.0, "has_genre": 1.0}
 _PHRASES = {"directed_by": "directed by {}", "starring": "starring {}",
             "written_by": "written by {}", "produced_by": "produced by {}"}
-_NOUNS = {"directed_by": "director", "starring": "cast member", "written_by": "writer",
-          "produced_by": "producer", "has_genre": "genre"}
 
 
 @dataclass(frozen=True)
@@ -215,13 +213,18 @@ def score_intent(intent: QueryIntent, facts: ItemFacts, *, text: np.ndarray | No
         intent: the parsed request.
         facts: the catalogue's facts.
         text: cosine of the query remainder's embedding to each movie's text, or ``None``.
-        user: the user's (or liked titles') model scores, or ``None``.
+        user: the user's (or liked titles') model scores, or ``None``; ``-inf`` entries
+            (seen or blocked movies) are excluded like a hard constraint.
         like_model: a model similarity to the like-anchors (e.g. ``score_history`` of the
             anchors), added to the shared-entity similarity, or ``None``.
         weights: see :class:`IntentWeights`.
     """
     w = weights or IntentWeights()
     keep = allowed(intent, facts)
+    if user is not None:
+        user = np.asarray(user, dtype=float)
+        keep &= np.isfinite(user)                # -inf: blocked by feedback or seen
+        user = np.where(keep, user, 0.0)
     s = np.zeros(facts.n, dtype=np.float64)
     structured = bool(intent.include or intent.people or intent.like)
     if text is not None:
@@ -276,6 +279,7 @@ def explain_intent(intent: QueryIntent, facts: ItemFacts, item: int, *,
     most telling entity shared with the anchor. Every edge cited exists in the graph.
     """
     from kgrec.explain.paths import Explanation, PathStep
+    from kgrec.explain.render import role_noun
 
     kg = facts.kg
     movie = kg.nodes["movie"][item]
@@ -324,7 +328,7 @@ def explain_intent(intent: QueryIntent, facts: ItemFacts, item: int, *,
             continue
         rel, ent = shared
         name = _name(facts, ent)
-        noun = _NOUNS.get(rel, rel.replace("_", " "))
+        noun = role_noun(rel)
         what = f"the {noun} {name}" if name else f"a {noun}"
         path = (PathStep(m.entity, rel, ent, True), PathStep(movie, rel, ent, False))
         out.append(Explanation("", movie, "query", path, m.entity, ent, 0.9,
