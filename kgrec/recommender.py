@@ -7,9 +7,11 @@
     >>> rec.recommend(query="a 90s crime film like Pulp Fiction")
 
 Scoring. For a known user the model's scores; for liked titles the model's
-``score_history``; for a text query the cosine between the query's transformer embedding
-and every movie's text embedding, plus boosts for the movies, people, genres and decades
-named in it. Parts are standardised per request and added. Movies with no training
+``score_history``; plus the person's feedback (:mod:`kgrec.serve.feedback`). A text
+query is parsed into a :class:`~kgrec.serve.intent.QueryIntent` and scored by
+:func:`kgrec.serve.intent_scoring.score_intent`: hard constraints filter, genres /
+people / like-anchors / eras and the text similarity of the remainder rank, and the
+user's scores personalise within them. Parts are standardised per request and added. Movies with no training
 interaction (cold-start movies) take their score from the inductive content model when
 the main model is not inductive, so they are recommendable too.
 """
@@ -33,6 +35,9 @@ from kgrec.data.dataset import MovieDataset, entity_key, movie_id, user_id
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation
+    from kgrec.serve.feedback import FeedbackSession, FeedbackStore
+    from kgrec.serve.intent import QueryIntent, Vocabulary
+    from kgrec.serve.profile import TasteProfile
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -52,6 +57,7 @@ class Recommendation:
         title, year: for display.
         score: the fused relevance score (comparable within one request only).
         explanations: graph paths that explain it, most salient first.
+        intent: how the request's text was understood (``None`` without a query).
     """
 
     item_id: str
@@ -59,6 +65,7 @@ class Recommendation:
     score: float
     year: int | None = None
     explanations: tuple[Explanation, ...] = field(default_factory=tuple)
+    intent: QueryIntent | None = field(default=None, compare=False)
 
     @property
     def explanation(self) -> str:
@@ -70,7 +77,8 @@ class Recommendation:
                 "score": round(self.score, 6),
                 "explanations": [{"text": e.text, "kind": e.kind, "salience": round(e.salience, 6),
                                   "path": [[s.head, s.relation, s.tail] for s in e.steps]}
-                                 for e in self.explanations]}
+                                 for e in self.explanations],
+                **({"intent": self.intent.to_dict()} if self.intent is not None else {})}
 
     def __repr__(self) -> str:
         year = f" ({self.year})" if self.year else ""
@@ -185,7 +193,12 @@ class Recommender:
         self._years = [None if pd.isna(y) else int(y) for y in years]
         self._genres = self._item_entity_sets("has_genre")
         self._encoder = None
-        self._query_entities: list[str] = []
+        from kgrec.serve.feedback import FeedbackStore
+        from kgrec.serve.intent_scoring import ItemFacts
+
+        self.facts_ = ItemFacts(kg, np.array([-1 if y is None else y for y in self._years]))
+        self._vocabulary: Vocabulary | None = None
+        self.feedback_store: FeedbackStore = FeedbackStore()
         self._fitted = True
 
     def _item_entity_sets(self, relation: str) -> dict[str, np.ndarray]:
@@ -222,43 +235,49 @@ class Recommender:
         return out
 
     def _encode_query(self, text: str) -> torch.Tensor:
+        return self._encode_texts([text])[0]
+
+    def vocabulary(self) -> Vocabulary:
+        """The query vocabulary (labels, lexicon, encoder over genre labels), built on the
+        first query; :func:`kgrec.serve.intent.parse` uses it statelessly."""
+        if self._vocabulary is None:
+            from kgrec.serve.intent import Vocabulary
+
+            self._vocabulary = Vocabulary.from_graph(
+                self.kg_, self.dataset_.items, encode=lambda xs: self._encode_texts(xs).numpy())
+        return self._vocabulary
+
+    def parse(self, query: str) -> QueryIntent:
+        """How ``query`` is understood (:class:`~kgrec.serve.intent.QueryIntent`)."""
+        from kgrec.serve.intent import parse
+
+        self._check_fitted()
+        return parse(query, self.vocabulary())
+
+    def _encode_texts(self, texts: list[str]) -> torch.Tensor:
         if self._encoder is None:
             from kgrec.text import TextEncoder
 
             self._encoder = TextEncoder(self.config.text.__class__(
                 **{**self.config.text.to_dict(), "show_progress": False}))
-        return torch.nn.functional.normalize(self._encoder.encode([text]).float(), dim=1)[0]
+        return torch.nn.functional.normalize(self._encoder.encode(list(texts)).float(), dim=1)
 
-    def _query_scores(self, query: str) -> tuple[torch.Tensor, list[int]]:
-        """Standardised text similarity plus entity boosts; and the movies named."""
-        parsed = self._parser.parse(query)
-        score = _zscore(self._item_features @ self._encode_query(query))
-        boost = torch.zeros(self.kg_.num_items)
-        named = [self.kg_.index(m) for m in parsed.movies]
-        if named:
+    def _intent_scores(self, intent: QueryIntent, base: torch.Tensor | None
+                       ) -> tuple[torch.Tensor, np.ndarray]:
+        """Scores obeying ``intent`` (:func:`kgrec.serve.intent_scoring.score_intent`) with
+        ``base`` (the user's / liked titles' / feedback scores) personalising; and the
+        text similarities of the query remainder."""
+        from kgrec.serve.intent_scoring import score_intent
+
+        text = (self._item_features @ self._encode_query(intent.remainder or intent.text)).numpy()
+        like_model = None
+        if intent.like:
             history = torch.zeros(1, self.kg_.num_items)
-            history[0, named] = 1.0
-            boost += _zscore(self._history_scores(history)[0])
-        linked = self._linked_movies(parsed.people + parsed.others)
-        for movies in linked:
-            boost[movies] += 3.0
-        for genre in parsed.genres:
-            boost[self._genres.get(genre, np.array([], dtype=int))] += 1.5
-        if parsed.decades:
-            years = np.array([y if y is not None else -1 for y in self._years])
-            hit = np.isin(years // 10 * 10, parsed.decades)
-            boost[torch.from_numpy(hit)] += 1.5
-        return score + boost, named
-
-    def _linked_movies(self, entities: list[str]) -> list[np.ndarray]:
-        out = []
-        for ent in entities:
-            kind = ent.partition(":")[0]
-            idx = self.kg_.index(ent)
-            movies = [index[0][index[1] == idx] for (s, _, d), index in self.kg_.edges.items()
-                      if s == "movie" and d == kind]
-            out.append(np.unique(np.concatenate(movies)) if movies else np.array([], dtype=int))
-        return out
+            history[0, [self.kg_.index(m.entity) for m in intent.like]] = 1.0
+            like_model = self._history_scores(history)[0].numpy()
+        user = None if base is None else base.numpy()
+        scores = score_intent(intent, self.facts_, text=text, user=user, like_model=like_model)
+        return torch.from_numpy(scores).float(), text
 
     def _history_scores(self, history: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -267,10 +286,10 @@ class Recommender:
             except NotImplementedError:
                 return self._content.score_history(history)
 
-    def _scores(self, user: int | None, liked: list[int], query: str | None
-                ) -> tuple[torch.Tensor, list[int]]:
+    def _scores(self, user: int | None, liked: list[int]) -> torch.Tensor | None:
+        """Standardised scores from a user's history and liked titles (``None`` when
+        neither is given)."""
         parts: list[torch.Tensor] = []
-        named: list[int] = []
         with torch.no_grad():
             if user is not None and not liked:
                 parts.append(self.model_.score(torch.tensor([user]))[0])
@@ -295,10 +314,7 @@ class Recommender:
             parts[0] = base
         else:
             parts = [_zscore(p) for p in parts]
-        if query:
-            q, named = self._query_scores(query)
-            parts.append(q)
-        return sum(parts), named
+        return parts[0] if parts else None
 
     def _apply_filters(self, scores: torch.Tensor, filters: dict[str, Any] | None) -> None:
         if not filters:
@@ -326,8 +342,8 @@ class Recommender:
     # -- public API --------------------------------------------------------------------
     def recommend(self, user: Any = None, k: int = 10, *, query: str | None = None,
                   liked: list[str] | None = None, exclude_seen: bool = True,
-                  explain: bool = True, filters: dict[str, Any] | None = None
-                  ) -> list[Recommendation]:
+                  explain: bool = True, filters: dict[str, Any] | None = None,
+                  session: str | None = None) -> list[Recommendation]:
         """Top-``k`` movies for a user, a list of liked titles, a text query, or a mix.
 
         Args:
@@ -340,6 +356,12 @@ class Recommender:
             explain: attach explanation paths (from the user's ratings, or from the
                 liked titles for a new user).
             filters: ``{"genres": [...], "min_year": int, "max_year": int, "exclude": [ids]}``.
+            session: a cold-start session id whose :meth:`feedback` applies (a known
+                user's own feedback always applies).
+
+        With a query, the text is parsed into a :class:`~kgrec.serve.intent.QueryIntent`
+        (carried by every result): exclusions and year bounds filter, genres, people,
+        like-anchors and eras rank, and the user's scores personalise within them.
         """
         self._check_fitted()
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -348,19 +370,31 @@ class Recommender:
             raise ValueError("give a user, liked=[titles] or query='...'")
         if query is not None and not str(query).strip():
             raise ValueError("query is empty")
+        from kgrec.serve.feedback import feedback_scores
+
         u = None if user is None else self._user_index(user)
         liked_idx = self._liked_indices(list(liked)) if liked else []
-        scores, named = self._scores(u, liked_idx, query)
-        self._query_entities = self._parser.parse(query).entities if query else []
+        fb = self._session(user, session)
+        base = self._scores(u, liked_idx)
+        if fb is not None and fb.events:
+            extra = torch.from_numpy(feedback_scores(fb, self.facts_)).float()
+            base = extra if base is None else base + extra
+        intent, text = None, None
+        if query:
+            intent = self.parse(query)
+            scores, text = self._intent_scores(intent, base)
+        else:
+            scores = base
         scores = scores.clone()
         if exclude_seen:
             if u is not None:
                 scores[torch.from_numpy(self._seen[u].indices.astype(np.int64))] = -torch.inf
-            scores[liked_idx + named] = -torch.inf
+            scores[liked_idx] = -torch.inf
         self._apply_filters(scores, filters)
         k_eff = min(k, int(torch.isfinite(scores).sum()))
         top = torch.topk(scores, k_eff)
-        return [self._record(int(i), float(s), u, liked_idx + named, explain)
+        return [self._record(int(i), float(s), u, liked_idx, explain, intent, fb,
+                             None if text is None else float(text[int(i)]))
                 for s, i in zip(top.values, top.indices)]
 
     def recommend_for_items(self, liked: list[str], k: int = 10, **kwargs: Any) -> list[Recommendation]:
@@ -389,63 +423,95 @@ class Recommender:
         title)."""
         self._check_fitted()
         u = self._user_index(user)
-        item = str(item)
-        if item.startswith("movie:") or self.kg_.has(movie_id(item)):
-            t = self.kg_.index(item if item.startswith("movie:") else movie_id(item))
-        else:
-            t = self.kg_.index(self._parser.resolve_title(item)[0])
-        return self.explainer_.explain(u, t, k or self.config.explain.max_paths)
+        return self.explainer_.explain(u, self._item_index(item),
+                                       k or self.config.explain.max_paths)
 
     def _record(self, item: int, score: float, user: int | None, anchors: list[int],
-                explain: bool) -> Recommendation:
+                explain: bool, intent: QueryIntent | None = None,
+                session: FeedbackSession | None = None, text: float | None = None
+                ) -> Recommendation:
+        """One result; explanations of the request first (what it asked for, then what
+        feedback asked for), then the user's or liked titles' own paths."""
+        from kgrec.serve.feedback import feedback_explanations
+        from kgrec.serve.intent_scoring import explain_intent
+
+        asked: list = []
         explanations: list = []
         if explain:
             k = self.config.explain.max_paths
+            if intent is not None:
+                asked += explain_intent(intent, self.facts_, item, text_similarity=text, k=k)
+            if session is not None and session.more_like:
+                asked += feedback_explanations(session, self.facts_, item)
             if user is not None:
                 explanations = self.explainer_.explain(user, item, k)
-            if self._query_entities and len(explanations) < k:
-                explanations += self._query_explanations(item, k - len(explanations))
             if anchors and len(explanations) < k:
-                if hasattr(self.explainer_, "explain_from"):
-                    explanations += self.explainer_.explain_from(anchors, item, k - len(explanations))
-        explanations.sort(key=lambda e: -e.salience)
+                explanations += self.explainer_.explain_from(anchors, item, k - len(explanations))
+            explanations.sort(key=lambda e: -e.salience)
+            explanations = (asked + explanations)[:max(k, len(asked))]
         return Recommendation(self.kg_.item_ids[item], self._titles[item], score,
-                              self._years[item], tuple(explanations))
+                              self._years[item], tuple(explanations), intent)
 
-    _RELATION_PHRASES = {"directed_by": "directed by {}", "starring": "starring {}",
-                         "written_by": "written by {}", "produced_by": "produced by {}",
-                         "has_genre": "a {} film", "from_country": "from {}",
-                         "has_tag": "tagged {}"}
+    # -- feedback and profiles ---------------------------------------------------------
+    def _session_key(self, who: Any) -> str:
+        """``user:<id>`` for a known user, ``session:<id>`` for anything else."""
+        text = str(who)
+        if text.startswith("session:"):
+            return text
+        ent = text if text.startswith("user:") else user_id(text)
+        return ent if self.kg_.has(ent) else f"session:{text}"
 
-    def _query_explanations(self, item: int, k: int) -> list[Explanation]:
-        """One-edge paths from an entity named in the query (a person, genre...) to the
-        movie, e.g. "Jackie Brown: directed by Quentin Tarantino, as your query asks"."""
-        from kgrec.explain.paths import Explanation, PathStep
+    def _session(self, user: Any, session: str | None) -> FeedbackSession | None:
+        who = session if session is not None else user
+        return None if who is None else self.feedback_store.load(self._session_key(who))
 
-        movie = self.kg_.nodes["movie"][item]
-        out = []
-        for entity in self._query_entities:
-            kind = entity.partition(":")[0]
-            e = self.kg_.index(entity)
-            for (src, rel, dst), index in self.kg_.edges.items():
-                if src != "movie" or dst != kind:
-                    continue
-                hit = (index[0] == item) & (index[1] == e)
-                if not hit.any():
-                    continue
-                label = self.kg_.labels.get(entity, entity)
-                phrase = self._RELATION_PHRASES.get(rel, rel.replace("_", " ") + " {}").format(label)
-                text = f"{self._titles[item]}: {phrase}, as your query asks."
-                # salience: the named entity's rarity (a director of 6 films says more
-                # than a genre of 100), as in PathExplainer's content paths
-                rarity = np.log1p(self.kg_.num_items / max(1, int((index[1] == e).sum())))
-                salience = float(rarity / np.log1p(self.kg_.num_items))
-                out.append(Explanation("", movie, "query", (PathStep(movie, rel, entity, False),),
-                                       entity, None, salience, text))
-                break
-            if len(out) >= k:
-                break
-        return out
+    def feedback(self, who: Any, item: Any = None, signal: str = "like") -> FeedbackSession:
+        """Record a reaction; the next :meth:`recommend` for ``who`` reflects it at once.
+
+        Args:
+            who: a known user id, or any session id of a cold-start person (pass it to
+                ``recommend(session=...)``).
+            item: bare item id, ``movie:ID`` or title (not needed for ``"undo"``).
+            signal: ``like``, ``dislike``, ``more_like_this``, ``not_interested`` or
+                ``undo`` (removes the latest reaction).
+
+        Returns:
+            The session after the change (persisted in :attr:`feedback_store`).
+        """
+        self._check_fitted()
+        session = self.feedback_store.load(self._session_key(who))
+        if signal == "undo":
+            session.undo()
+        else:
+            if item is None:
+                raise ValueError(f"feedback signal {signal!r} needs an item")
+            session.add(self.kg_.item_ids[self._item_index(item)], signal)
+        self.feedback_store.save(session)
+        return session
+
+    def _item_index(self, item: Any) -> int:
+        item = str(item)
+        if item.startswith("movie:") or self.kg_.has(movie_id(item)):
+            return self.kg_.index(item if item.startswith("movie:") else movie_id(item))
+        return self.kg_.index(self._parser.resolve_title(item)[0])
+
+    def profile(self, who: Any) -> TasteProfile:
+        """Taste profile (:func:`kgrec.serve.profile.profile`) from a known user's ratings
+        and the feedback of ``who`` (a like counts as a 5, a dislike as a 1)."""
+        from kgrec.serve.profile import profile
+
+        self._check_fitted()
+        key = self._session_key(who)
+        ratings: dict[int, float] = {}
+        if key.startswith("user:"):
+            mine = self._seen_ratings[self._seen_ratings["user_id"].astype(str) == entity_key(key)]
+            for item, r in zip(mine["item_id"].astype(str), mine["rating"]):
+                ratings[self.kg_.item_index(item)] = float(r)
+        for item, signal in self.feedback_store.load(key).state().items():
+            value = {"like": 5.0, "more_like_this": 5.0, "dislike": 1.0}.get(signal)
+            if value is not None:
+                ratings[self.kg_.item_index(item)] = value
+        return profile(ratings.items(), self.facts_, who=entity_key(key))
 
     def evaluate(self, test: pd.DataFrame, *, ks: tuple[int, ...] = (10, 20)):
         """Full-ranking metrics on ``test`` interactions, masking everything seen in fit."""

@@ -134,23 +134,35 @@ class FeedbackSession:
 
 
 class FeedbackStore:
-    """Sessions persisted as JSON, one file per key in ``folder`` (atomic replacement).
+    """Sessions persisted as JSON, one file per key in ``folder`` (atomic replacement), or
+    kept in memory when ``folder`` is ``None``. Loads return copies, so a request works
+    on its own session object; saves are serialised by a lock.
 
     Args:
-        folder: where the files live (created on the first save, not here).
+        folder: where the files live (created on the first save, not here), or ``None``.
     """
 
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
+    def __init__(self, folder: str | Path | None = None):
+        import threading
+
+        self.folder = None if folder is None else Path(folder)
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
 
     def path(self, key: str) -> Path:
         """File of ``key``: its safe characters plus a hash (distinct keys never share)."""
+        if self.folder is None:
+            raise ValueError("this feedback store is in memory: it has no files")
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:60]
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
         return self.folder / f"{safe}.{digest}.json"
 
     def load(self, key: str) -> FeedbackSession:
-        """The stored session of ``key``, or a new empty one."""
+        """The stored session of ``key`` (a copy), or a new empty one."""
+        if self.folder is None:
+            with self._lock:
+                data = self._memory.get(key)
+            return FeedbackSession(key) if data is None else FeedbackSession.from_dict(data)
         path = self.path(key)
         if not path.is_file():
             return FeedbackSession(key)
@@ -163,11 +175,17 @@ class FeedbackStore:
             raise ValueError(f"{path}: holds session {session.key!r}, not {key!r}")
         return session
 
-    def save(self, session: FeedbackSession) -> Path:
+    def save(self, session: FeedbackSession) -> Path | None:
+        """Persist ``session``; returns its file (``None`` in memory)."""
         from kgrec.io import atomic_write_text
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        return atomic_write_text(self.path(session.key), json.dumps(session.to_dict(), indent=1))
+        with self._lock:
+            if self.folder is None:
+                self._memory[session.key] = session.to_dict()
+                return None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return atomic_write_text(self.path(session.key),
+                                     json.dumps(session.to_dict(), indent=1))
 
 
 def _indices(facts: ItemFacts, items: list[str]) -> list[int]:
