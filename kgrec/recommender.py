@@ -197,6 +197,7 @@ class Recommender:
         from kgrec.serve.intent_scoring import ItemFacts
 
         self.facts_ = ItemFacts(kg, np.array([-1 if y is None else y for y in self._years]))
+        self._item_ids = kg.item_ids
         self._vocabulary: Vocabulary | None = None
         self.feedback_store: FeedbackStore = FeedbackStore()
         self._fitted = True
@@ -449,7 +450,7 @@ class Recommender:
                 explanations += self.explainer_.explain_from(anchors, item, k - len(explanations))
             explanations.sort(key=lambda e: -e.salience)
             explanations = (asked + explanations)[:max(k, len(asked))]
-        return Recommendation(self.kg_.item_ids[item], self._titles[item], score,
+        return Recommendation(self._item_ids[item], self._titles[item], score,
                               self._years[item], tuple(explanations), intent)
 
     # -- feedback and profiles ---------------------------------------------------------
@@ -485,7 +486,7 @@ class Recommender:
         else:
             if item is None:
                 raise ValueError(f"feedback signal {signal!r} needs an item")
-            session.add(self.kg_.item_ids[self._item_index(item)], signal)
+            session.add(self._item_ids[self._item_index(item)], signal)
         self.feedback_store.save(session)
         return session
 

@@ -76,6 +76,7 @@ class ItemFacts:
         self.titles = [kg.labels.get(m, m) for m in kg.nodes["movie"]]
         #: relation → movie × entity incidence (CSR), entity column = index in its type
         self.incidence: dict[str, tuple[str, sp.csr_matrix]] = {}
+        self._by_entity: dict[str, sp.csc_matrix] = {}
         self.idf: dict[str, np.ndarray] = {}
         for (src, rel, dst), index in kg.edges.items():
             if src != "movie" or dst in ("user", "movie"):
@@ -84,6 +85,7 @@ class ItemFacts:
                               shape=(self.n, kg.num_nodes(dst)))
             m.data[:] = 1.0
             self.incidence[rel] = (dst, m)
+            self._by_entity[rel] = m.tocsc()
             df = np.asarray(m.sum(0)).ravel()
             self.idf[rel] = np.log1p(self.n / np.maximum(df, 1)).astype(np.float32)
         known = self.years[self.years > 0]
@@ -95,13 +97,20 @@ class ItemFacts:
         years = items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
         return cls(kg, years.to_numpy(dtype=np.int64))
 
+    def _row(self, rel: str, item: int) -> np.ndarray:
+        """Entity columns of ``movie[item]`` for relation ``rel`` (sorted)."""
+        m = self.incidence[rel][1]
+        return m.indices[m.indptr[item]:m.indptr[item + 1]]
+
     def movies_of(self, entity: str, role: str | None = None) -> np.ndarray:
         """Movie indices linked to ``entity`` (by ``role`` only, when given)."""
         kind = entity.partition(":")[0]
         if not self.kg.has(entity):
             return np.zeros(0, dtype=np.int64)
         col = self.kg.index(entity)
-        out = [m[:, col].nonzero()[0] for rel, (dst, m) in self.incidence.items()
+        out = [self._by_entity[rel].indices[self._by_entity[rel].indptr[col]:
+                                            self._by_entity[rel].indptr[col + 1]]
+               for rel, (dst, _m) in self.incidence.items()
                if dst == kind and (role is None or rel == role)]
         return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
@@ -111,8 +120,8 @@ class ItemFacts:
         if not self.kg.has(entity):
             return None
         col = self.kg.index(entity)
-        for rel, (dst, m) in self.incidence.items():
-            if dst == kind and (role is None or rel == role) and m[item, col]:
+        for rel, (dst, _m) in self.incidence.items():
+            if dst == kind and (role is None or rel == role) and col in self._row(rel, item):
                 return rel
         return None
 
@@ -131,15 +140,16 @@ class ItemFacts:
         for a in anchors:
             creators = np.zeros(self.n, dtype=np.float32)
             for rel, (_dst, m) in self.incidence.items():
-                row = m[a]
+                cols = self._row(rel, a)
                 if rel == "has_genre":
-                    inter = (m @ row.T).toarray().ravel()
-                    sizes = np.diff(m.indptr)
-                    union = sizes + row.nnz - inter
+                    q = np.zeros(m.shape[1], dtype=np.float32)
+                    q[cols] = 1.0
+                    inter = m @ q
+                    union = np.diff(m.indptr) + cols.size - inter
                     out += 2.0 * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
                     continue
                 q = np.zeros(m.shape[1], dtype=np.float32)
-                q[row.indices] = self.idf[rel][row.indices]
+                q[cols] = self.idf[rel][cols]
                 creators += RELATION_WEIGHTS.get(rel, 0.5) * (m @ q)
             creators[a] = 0.0
             top = float(creators.max())
@@ -150,8 +160,9 @@ class ItemFacts:
     def best_shared(self, anchor: int, item: int) -> tuple[str, str] | None:
         """(relation, entity) shared by two movies with the largest ``w_r · idf``."""
         best, out = 0.0, None
-        for rel, (dst, m) in self.incidence.items():
-            common = np.intersect1d(m[anchor].indices, m[item].indices)
+        for rel, (dst, _m) in self.incidence.items():
+            common = np.intersect1d(self._row(rel, anchor), self._row(rel, item),
+                                    assume_unique=True)
             if common.size:
                 idf = self.idf[rel][common]
                 j = int(idf.argmax())
