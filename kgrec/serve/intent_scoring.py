@@ -264,6 +264,10 @@ def _name(facts: ItemFacts, entity: str) -> str | None:
     return display_name(facts.kg, entity)
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" or word[:2] in ("80", "18") else "a"
+
+
 def _year_phrase(intent: QueryIntent, year: int) -> tuple[str, bool]:
     """How the movie's year meets the year constraints; and whether it meets one."""
     if year <= 0:
@@ -306,10 +310,10 @@ def explain_intent(intent: QueryIntent, facts: ItemFacts, item: int, *,
         steps.append(PathStep(movie, rel or "has_genre", genres[0].entity, False))
         anchor = genres[0].entity
         if year_ok and year_text.endswith("s") and not year_text.startswith("from"):
-            bits.append(f"a {year_text} {names}")
+            bits.append(f"{_article(year_text)} {year_text} {names}")
             year_ok = False
         else:
-            bits.append(f"a {names}")
+            bits.append(f"{_article(names)} {names}")
     for m in intent.people:
         rel = facts.relation_between(item, m.entity, m.role)
         if rel is None:
