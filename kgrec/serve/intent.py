@@ -7,7 +7,8 @@
   comma, ``but`` or a positive cue closes);
 * **people** with their **role** (``directed by``/``by`` → ``directed_by``;
   ``starring``/``with``/``featuring`` → ``starring``; ``written by`` → ``written_by``;
-  no cue → any role), by full name or, after a cue or capitalised, by surname;
+  no cue → any role), by full name or, after a cue or capitalised (not as a sentence's first word unless followed by "films"/"movies"
+  or possessive), by surname;
 * **year constraints**: hard bounds (``before 1960``, ``after 2000``, ``since 1990``,
   ``between 1980 and 1990``, ``from the 70s``, ``90s``, ``late 80s``, ``in 1995``) and soft
   preferences (``recent``/``new``, ``old``/``classic``/``black and white``);
@@ -701,6 +702,9 @@ def _parse_people(s: _State, vocab: Vocabulary) -> None:
                 cue = _role_before(s, i)
                 raw = s.raw[i]
                 capital = raw[:1].isupper() and k_poss not in vocab.titles
+                if capital and i == 0 and len(w) > 1 and not (
+                        k.endswith("'s") or w[1] in ("film", "films", "movie", "movies")):
+                    capital = False              # sentence case: "Young love stories"
                 if (cue is not None or capital) and k_poss not in vocab.explaining_words:
                     ents = vocab.surnames.get(k_poss)
                     if ents:

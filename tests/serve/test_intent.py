@@ -71,6 +71,11 @@ def test_people_with_roles(vocab):
     surname = parse("Hitchcock films from the 50s", vocab).people[0]
     assert (surname.label, surname.source) == ("Alfred Hitchcock", "surname")
     assert parse("nothing with Tom Cruise", vocab).exclude[0].label == "Tom Cruise"
+    assert parse("Kubrick", vocab).people[0].label == "Stanley Kubrick"
+    # a capitalised first word is sentence case, not a surname ("Allen", "Anderson" exist)
+    assert {"allen", "anderson"} <= set(vocab.surnames)
+    assert not parse("Anderson saga from the 90s", vocab).people
+    assert parse("a comedy by Anderson", vocab).people[0].role == "directed_by"
 
 
 def test_like_anchors_resolve_to_titles(vocab):
