@@ -481,7 +481,8 @@ def _phrase_at(words: list[str], i: int, phrases: Sequence[str] | Mapping[str, A
 
 def _negation_scopes(s: _State) -> None:
     """Mark the words under a negation: from a marker to the next boundary or positive
-    cue (``with``, ``by``, ``like``, ``from`` ...)."""
+    cue (``with``, ``by``, ``like``, ``from`` ...); a role cue right after the marker
+    belongs to the scope ("not directed by X")."""
     s.negated = [False] * len(s.words)
     enders = BOUNDARIES | {"like", "similar", "from", "directed", "starring", "by", "before",
                            "after", "since", "and"}
@@ -497,6 +498,10 @@ def _negation_scopes(s: _State) -> None:
         if n:
             s.take(i, i + n)
             j = i + n
+            while j < len(s.words) and s.words[j] in ("directed", "by", "starring", "with",
+                                                       "featuring", "written", "the"):
+                s.negated[j] = True
+                j += 1
             while j < len(s.words) and (s.words[j] not in enders or (
                     s.words[j] == "and" and j + 1 < len(s.words) and s.words[j + 1] in NEGATIONS)):
                 s.negated[j] = True
@@ -713,11 +718,15 @@ def _parse_people(s: _State, vocab: Vocabulary) -> None:
             if not ents:
                 continue
             role, cue_start = _role_before(s, i) or (None, i)
-            ent = ents[0]
-            match = Match(ent, vocab.labels[ent], "person", " ".join(s.raw[i:i + n]), conf,
-                          source, role)
-            (s.exclude if s.negated[i] else s.people).append(match)
-            s.take(cue_start, i + n)
+            end = i + n
+            chosen = ents[:1]
+            if source == "surname" and end < len(w) and w[end] in ("brothers", "sisters"):
+                chosen, end = ents, end + 1               # "the Coen brothers": all of them
+            for ent in chosen:
+                match = Match(ent, vocab.labels[ent], "person", " ".join(s.raw[i:end]), conf,
+                              source, role)
+                (s.exclude if s.negated[i] else s.people).append(match)
+            s.take(cue_start, end)
 
 
 def _role_before(s: _State, i: int) -> tuple[str | None, int] | None:
@@ -814,7 +823,8 @@ def _parse_paraphrases(s: _State, vocab: Vocabulary) -> None:
 def parse(text: str, vocabulary: Vocabulary) -> QueryIntent:
     """Understand ``text`` against ``vocabulary`` (stateless: nothing is cached).
 
-    Order: negation scopes, year constraints, like-cue titles, people, genres and
+    A query that is exactly a title (and not a genre or lexicon word) is that title.
+    Otherwise, in order: negation scopes, year constraints, like-cue titles, people, genres and
     entities (labels, lexicon, titles that nothing explains better), encoder paraphrases;
     words used by one step are not reused by the next.
 
@@ -826,6 +836,12 @@ def parse(text: str, vocabulary: Vocabulary) -> QueryIntent:
     raw = _split(text)
     words = [_norm_word(t) for t in raw]
     s = _State(raw, words, [w in BOUNDARIES for w in words])
+    whole = " ".join(w for w in words if w not in BOUNDARIES)
+    if (whole in vocabulary.titles and whole not in vocabulary.lexicon
+            and whole not in vocabulary.genres and whole not in SOFT_YEARS):
+        ent = vocabulary.titles[whole][0]                 # the query is a title ("Up")
+        return QueryIntent(text=text, like=(Match(ent, vocabulary.labels[ent], "movie", text,
+                                                  0.9, "title"),))
     _negation_scopes(s)
     _parse_years(s, vocabulary)
     _parse_like(s, vocabulary)

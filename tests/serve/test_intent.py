@@ -76,6 +76,10 @@ def test_people_with_roles(vocab):
     assert {"allen", "anderson"} <= set(vocab.surnames)
     assert not parse("Anderson saga from the 90s", vocab).people
     assert parse("a comedy by Anderson", vocab).people[0].role == "directed_by"
+    excluded = parse("not directed by Steven Spielberg", vocab)
+    assert not excluded.people and excluded.exclude[0].role == "directed_by"
+    coens = parse("films by the Coen brothers", vocab).people
+    assert sorted(m.label for m in coens) == ["Ethan Coen", "Joel Coen"]
 
 
 def test_like_anchors_resolve_to_titles(vocab):
@@ -96,8 +100,26 @@ def test_titles_not_matched_when_words_explain_better(vocab):
     assert not parse("war movies", vocab).like
     assert not parse("a scary movie about birds", vocab).like
     assert not parse("frozen lakes and mountains", vocab).like
-    # but a title named on its own is a title
+    # but a title named on its own is a title, unless it is a genre word
     assert [m.label for m in parse("Heat", vocab).like] == ["Heat"]
+    assert [m.label for m in parse("Up", vocab).like] == ["Up"]
+
+
+def test_kids_is_a_genre_word_unless_named_as_a_title():
+    """ML-100K has a movie titled *Kids* (1995): "movies for kids" means Children's."""
+    import numpy as np
+
+    from kgrec.graph import KnowledgeGraph
+    from kgrec.serve.intent import Vocabulary
+
+    kg = KnowledgeGraph({"user": [], "movie": ["movie:1", "movie:2"], "genre": ["genre:Children's"]},
+                        {("movie", "has_genre", "genre"): np.array([[1], [0]])},
+                        {"movie:1": "Kids", "movie:2": "Toy Story", "genre:Children's": "Children's"})
+    v = Vocabulary(kg, {"1": 1995, "2": 1995})
+    for text in ("animated movies for kids", "movies for Kids", "Kids"):
+        intent = parse(text, v)
+        assert not intent.like and [m.label for m in intent.include] == ["Children's"], text
+    assert [m.label for m in parse("something like Kids", v).like] == ["Kids"]
 
 
 def test_intent_is_typed_and_readable(vocab):
