@@ -498,7 +498,8 @@ class Recommender:
 
     def profile(self, who: Any) -> TasteProfile:
         """Taste profile (:func:`kgrec.serve.profile.profile`) from a known user's ratings
-        and the feedback of ``who`` (a like counts as a 5, a dislike as a 1)."""
+        and the feedback of ``who`` (a like counts as a 5, a dislike as a 1), with the
+        genres of the model's top 50 for them (``model_genres``)."""
         from kgrec.serve.profile import profile
 
         self._check_fitted()
@@ -512,7 +513,13 @@ class Recommender:
             value = {"like": 5.0, "more_like_this": 5.0, "dislike": 1.0}.get(signal)
             if value is not None:
                 ratings[self.kg_.item_index(item)] = value
-        return profile(ratings.items(), self.facts_, who=entity_key(key))
+        if key.startswith("user:"):
+            recs = self.recommend(entity_key(key), 50, explain=False)
+        else:
+            liked = [f"movie:{self._item_ids[i]}" for i, r in ratings.items() if r >= 4]
+            recs = self.recommend(liked=liked, session=key, k=50, explain=False) if liked else []
+        picks = [self.kg_.item_index(r.item_id) for r in recs]
+        return profile(ratings.items(), self.facts_, who=entity_key(key), model_items=picks)
 
     def evaluate(self, test: pd.DataFrame, *, ks: tuple[int, ...] = (10, 20)):
         """Full-ranking metrics on ``test`` interactions, masking everything seen in fit."""

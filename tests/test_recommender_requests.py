@@ -62,6 +62,10 @@ def test_feedback_round_for_cold_session(rec, tmp_path):
     assert [r.item_id for r in rec.recommend(liked=["Pulp Fiction"], session="s1", k=10)] == \
         [r.item_id for r in first]
     assert rec.feedback_store.path("session:s1").is_file()
+    assert rec.profile("s1").num_rated == 0  # everything was undone
+    rec.feedback("s1", "Heat", "like")
+    cold = rec.profile("s1")                 # a cold session's profile: from its feedback
+    assert cold.who == "s1" and cold.num_rated == 1 and cold.model_genres
 
 
 def test_known_user_feedback_and_profile(rec):
@@ -74,3 +78,4 @@ def test_known_user_feedback_and_profile(rec):
     assert top not in [r.item_id for r in rec.recommend(user, k=50)]
     p = rec.profile(user)
     assert p.who == user and p.dimensions["genres"] and p.num_rated > 0
+    assert p.model_genres

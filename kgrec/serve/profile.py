@@ -15,6 +15,10 @@ pseudo-weight ``α`` (default 5) pulls facets seen in few liked movies to the ba
 "likes Drama" must mean more than "Drama is common" and one liked film of a rare director
 does not top the list. Facets are ranked by log-lift among those with at least
 ``min_support`` liked movies.
+
+What the model adds: given the model's top recommendations for the person
+(``model_items``), the same log-lift over their genres (each counted with weight 1) says
+which genres the model leans to beyond the ratings' own (``TasteProfile.model_genres``).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class TasteProfile:
     who: str
     dimensions: dict[str, tuple[Facet, ...]]
     num_rated: int
+    model_genres: tuple[Facet, ...] = ()
 
     def top(self, dimension: str, n: int = 5) -> list[Facet]:
         if dimension not in self.dimensions:
@@ -73,7 +78,8 @@ class TasteProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {"who": self.who, "num_rated": self.num_rated,
-                "dimensions": {k: [f.to_dict() for f in v] for k, v in self.dimensions.items()}}
+                "dimensions": {k: [f.to_dict() for f in v] for k, v in self.dimensions.items()},
+                "model_genres": [f.to_dict() for f in self.model_genres]}
 
     def plot(self, n: int = 6, ax: Any = None) -> Any:
         """Bar charts of the top-``n`` log-lifts per dimension (imports matplotlib);
@@ -123,8 +129,8 @@ def _facets(facts: ItemFacts, weights: np.ndarray, member: Any, names: list[str]
 
 
 def profile(ratings: Iterable[tuple[int, float]], facts: ItemFacts, *, who: str = "",
-            alpha: float = 5.0, min_support: int = 1, min_support_people: int = 2
-            ) -> TasteProfile:
+            alpha: float = 5.0, min_support: int = 1, min_support_people: int = 2,
+            model_items: Iterable[int] = ()) -> TasteProfile:
     """Taste profile from ``(movie index, rating)`` pairs (see the module formula).
 
     Args:
@@ -135,6 +141,8 @@ def profile(ratings: Iterable[tuple[int, float]], facts: ItemFacts, *, who: str 
         alpha: prior pseudo-weight ``α``.
         min_support, min_support_people: fewest liked movies for a genre/decade and for
             a director/cast member to be listed.
+        model_items: the model's top recommendations for the person (movie indices),
+            for :attr:`TasteProfile.model_genres`.
     """
     import scipy.sparse as sp
 
@@ -164,4 +172,12 @@ def profile(ratings: Iterable[tuple[int, float]], facts: ItemFacts, *, who: str 
     dims["decades"] = _facets(facts, w, m, [f"decade:{d}" for d in decades],
                               [f"{d}s" for d in decades], alpha, min_support)
     order = ("genres", "decades", "directors", "cast")
-    return TasteProfile(who, {d: dims[d] for d in order}, len(pairs))
+    model_genres: tuple[Facet, ...] = ()
+    picks = np.zeros(facts.n, dtype=np.float64)
+    picks[list(model_items)] = 1.0
+    if picks.any() and "has_genre" in facts.incidence:
+        kind, m = facts.incidence["has_genre"]
+        names = facts.kg.nodes[kind]
+        model_genres = _facets(facts, picks, m, names,
+                               [display_name(facts.kg, e) for e in names], alpha, min_support)
+    return TasteProfile(who, {d: dims[d] for d in order}, len(pairs), model_genres)

@@ -23,6 +23,14 @@ def test_western_fan_has_western_on_top(facts):
     assert "Western" in repr(p) and p.to_dict()["dimensions"]["genres"][0]["label"] == "Western"
 
 
+def test_model_genres_from_model_picks(facts):
+    _, genre = facts.incidence["has_genre"]
+    horror = np.nonzero(np.asarray(genre[:, facts.kg.index("genre:Horror")].todense()).ravel())[0]
+    p = profile([(0, 5.0)], facts, model_items=horror[:10].tolist())
+    assert p.model_genres[0].label == "Horror"
+    assert profile([(0, 5.0)], facts).model_genres == ()
+
+
 def test_base_rate_contrast(facts):
     """A person liking an even spread of the catalogue likes nothing in particular."""
     ratings = [(i, 5.0) for i in range(facts.n)]
