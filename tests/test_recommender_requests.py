@@ -23,8 +23,7 @@ def test_query_results_carry_intent_and_obey_it(rec):
     intent = recs[0].intent
     assert [m.label for m in intent.include] == ["Comedy"]
     assert [m.label for m in intent.exclude] == ["Animation"]
-    genres = rec._genres
-    animated = set(genres["genre:Animation"].tolist())
+    animated = set(rec.catalog_.genre_movies("genre:Animation").tolist())
     for r in recs:
         i = rec.kg_.item_index(r.item_id)
         assert i not in animated and r.year <= 1989
@@ -37,7 +36,7 @@ def test_known_user_query_is_personalised_within_constraints(rec):
     user = rec.kg_.user_ids[0]
     recs = rec.recommend(user, query="westerns", k=5)
     seen = set(rec._seen[rec.kg_.user_index(user)].indices)
-    westerns = set(rec._genres["genre:Western"].tolist())
+    westerns = set(rec.catalog_.genre_movies("genre:Western").tolist())
     assert all(rec.kg_.item_index(r.item_id) in westerns for r in recs)
     assert not {rec.kg_.item_index(r.item_id) for r in recs} & seen
 

@@ -23,7 +23,7 @@ which genres the model leans to beyond the ratings' own (``TasteProfile.model_ge
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +126,20 @@ def _facets(facts: ItemFacts, weights: np.ndarray, member: Any, names: list[str]
                          float(np.log(share / q[j])), int(support[j])))
     out.sort(key=lambda f: (-f.log_lift, -f.support, f.label))
     return tuple(out)
+
+
+def session_ratings(ratings: Any, session: Any, item_ids: Sequence[str]) -> dict[int, float]:
+    """Movie index → rating from a ratings frame (``item_id``, ``rating``) and a
+    :class:`~kgrec.serve.feedback.FeedbackSession` (like / more like this count as 5, a
+    dislike as 1; the feedback wins over an older rating)."""
+    index = {item: i for i, item in enumerate(item_ids)}
+    out = {index[str(i)]: float(r) for i, r in zip(ratings["item_id"], ratings["rating"])
+           if str(i) in index}
+    for item, signal in session.state().items():
+        value = {"like": 5.0, "more_like_this": 5.0, "dislike": 1.0}.get(signal)
+        if value is not None and item in index:
+            out[index[item]] = value
+    return out
 
 
 def profile(ratings: Iterable[tuple[int, float]], facts: ItemFacts, *, who: str = "",
