@@ -25,8 +25,9 @@ model part is replaced by a content score, the z-scores of text similarity
 genres (:class:`~kgrec.models.baselines.GenreProfile`), both standardised over the warm
 movies so that the two populations are on one scale.
 
-A :class:`Scorer` holds only read-only state (and a lock around the text encoder), so
-concurrent requests on one scorer give the serial results.
+A :class:`Scorer` holds only read-only state (and locks around the text encoder and the
+query vocabulary, built once on first use), so concurrent requests on one scorer give the
+serial results.
 """
 
 from __future__ import annotations
