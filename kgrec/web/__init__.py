@@ -17,7 +17,7 @@ limit), :mod:`kgrec.web.catalog` (titles, genres, names for display and completi
 one HTML file, one script, one style sheet; no build step, no external resource).
 
 Endpoints: ``GET /`` (page), ``GET /health``, ``GET /v1/model``, ``POST /v1/recommend``,
-``POST /v1/explain``, ``GET /v1/movies?search=``; see ``/docs``.
+``POST /v1/explain``, ``POST /v1/feedback``, ``GET /v1/movies?search=``; see ``/docs``.
 """
 
 from __future__ import annotations

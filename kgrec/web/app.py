@@ -36,6 +36,8 @@ from kgrec.web.schemas import (
     MAX_K,
     ExplainRequest,
     ExplainResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     Health,
     ModelInfo,
     MoviesResponse,
@@ -150,7 +152,8 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
 
     Returns:
         A FastAPI app: ``GET /`` (the page), ``GET /health``, ``GET /v1/model``,
-        ``POST /v1/recommend``, ``POST /v1/explain``, ``GET /v1/movies``, ``/docs``.
+        ``POST /v1/recommend``, ``POST /v1/explain``, ``POST /v1/feedback``,
+        ``GET /v1/movies``, ``/docs``.
     """
     from fastapi import Query
     from fastapi.responses import Response
@@ -225,6 +228,8 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         kwargs: dict[str, Any] = {}
         if not request.exclude_seen:
             kwargs["exclude_seen"] = False
+        if request.session is not None:
+            kwargs["session"] = request.session
 
         recs = call_library(rec.recommend, user=request.user, k=request.k,
                             query=request.query, liked=request.liked,
@@ -253,6 +258,16 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         svg = explanation_svg(expl, f"movie:{item}", catalog.label) if request.graph else None
         return {"user": request.user, "movie": _movie(catalog, item), "explanations": expl,
                 "graph_svg": svg}
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse, responses=ERRORS,
+              tags=["recommend"])
+    def feedback(request: FeedbackRequest) -> dict[str, Any]:
+        """Record a like, dislike, more_like_this, not_interested (or undo the latest) for
+        a known user or a session; the next ``/v1/recommend`` of that user (or with that
+        ``session``) reflects it. Sessions live in this worker's memory: with several
+        workers a session's requests must reach the same worker."""
+        session = call_library(rec.feedback, request.who, request.item, request.signal)
+        return {"session": session.key, "events": [e.to_dict() for e in session.events]}
 
     @app.get("/v1/movies", response_model=MoviesResponse, tags=["catalogue"])
     def movies(search: str = Query("", max_length=200,

@@ -53,6 +53,9 @@ class RecommendRequest(_Strict):
     explain: bool = Field(True, description="attach explanation paths")
     exclude_seen: bool = Field(True, description="drop movies the user rated or named")
     graph: bool = Field(False, description="attach each explanation subgraph as SVG")
+    session: str | None = Field(None, max_length=MAX_TEXT, examples=["alice"],
+                                description="a cold-start session whose feedback applies "
+                                            "(a known user's own feedback always applies)")
 
     def library_filters(self) -> dict[str, Any] | None:
         """The filters as :meth:`kgrec.Recommender.recommend` takes them (unset keys
@@ -70,6 +73,30 @@ class ExplainRequest(_Strict):
     k: int | None = Field(None, strict=True, ge=1, le=20,
                           description="most paths returned (default: the model's setting)")
     graph: bool = Field(True, description="attach the explanation subgraph as SVG")
+
+
+class FeedbackRequest(_Strict):
+    """A reaction of a known user or a cold-start session to a movie."""
+
+    who: str = Field(..., max_length=MAX_TEXT, examples=["1"],
+                     description="a known user id, or any session id")
+    item: str | None = Field(None, max_length=MAX_TEXT, examples=["Heat"],
+                             description="item id, movie:ID or title (not for undo)")
+    signal: str = Field("like", max_length=40,
+                        description="like, dislike, more_like_this, not_interested or undo")
+
+
+class FeedbackEventOut(BaseModel):
+    item: str
+    signal: str
+    at: float
+
+
+class FeedbackResponse(BaseModel):
+    """The session after the reaction: what the next recommendation takes into account."""
+
+    session: str
+    events: list[FeedbackEventOut]
 
 
 class Step(BaseModel):

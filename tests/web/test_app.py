@@ -266,3 +266,37 @@ def test_openapi_and_offline_docs(client):
                if '<script src="' in line]
     assert scripts and all(client.get(src).status_code == 200 for src in scripts)
 
+
+
+# -- feedback ------------------------------------------------------------------------------
+def test_feedback_changes_the_next_recommendation(client, web_rec):
+    first = client.post("/v1/recommend", json={"user": "u3", "k": 5}).json()["recommendations"]
+    top = first[0]["item_id"]
+    body = client.post("/v1/feedback", json={"who": "u3", "item": top,
+                                             "signal": "dislike"}).json()
+    assert body["session"] == "user:u3" and body["events"][-1]["signal"] == "dislike"
+    after = client.post("/v1/recommend", json={"user": "u3", "k": 5}).json()["recommendations"]
+    assert top not in [r["item_id"] for r in after]
+    undone = client.post("/v1/feedback", json={"who": "u3", "signal": "undo"}).json()
+    assert undone["events"] == []
+    again = client.post("/v1/recommend", json={"user": "u3", "k": 5}).json()["recommendations"]
+    assert again[0]["item_id"] == top
+
+
+def test_feedback_of_a_cold_start_session(client):
+    ask = {"liked": ["Heat"], "k": 5, "session": "alice"}
+    top = client.post("/v1/recommend", json=ask).json()["recommendations"][0]["item_id"]
+    body = client.post("/v1/feedback", json={"who": "alice", "item": top,
+                                             "signal": "not_interested"}).json()
+    assert body["session"] == "session:alice"
+    after = client.post("/v1/recommend", json=ask).json()["recommendations"]
+    assert top not in [r["item_id"] for r in after]
+
+
+def test_feedback_errors(client, web_rec):
+    body = assert_problem(client.post("/v1/feedback", json={"who": "u1", "item": "Heat",
+                                                            "signal": "love"}), 422)
+    assert body["detail"] == library_message(web_rec.feedback, "u1", "Heat", "love")
+    body = assert_problem(client.post("/v1/feedback", json={"who": "u1", "item": "Pulp Fictoin"}),
+                          404)
+    assert "did you mean 'Pulp Fiction'" in body["detail"]
