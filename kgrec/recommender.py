@@ -16,10 +16,6 @@ the main model is not inductive, so they are recommendable too.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,17 +26,16 @@ import torch
 
 from kgrec.config import KGRecConfig
 from kgrec.data.dataset import MovieDataset, entity_key, movie_id, user_id
+from kgrec.io import ArtifactError  # also importable from here, as before
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation
 
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 FILTER_KEYS = ("genres", "min_year", "max_year", "exclude")
 
 
-class ArtifactError(ValueError):
-    """A saved recommender that cannot be loaded (missing, truncated or modified file)."""
+ARTIFACT_KIND = "recommender"
 
 
 @dataclass(frozen=True)
@@ -458,107 +453,87 @@ class Recommender:
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the fitted recommender to folder ``path`` atomically: config (TOML),
-        weights and text features (safetensors), graph (TSV + safetensors), the movie
-        tables, and a manifest with every file's sha256. An existing folder is replaced
-        only once the new one is complete."""
-        from safetensors.torch import save_file
-
-        from kgrec.graph.artifacts import save_graph
+        """Write the fitted recommender to folder ``path``: config (TOML), weights and text
+        features (safetensors), graph (TSV + safetensors), the movie tables (escaped TSV),
+        and a manifest with every file's sha256. The folder is replaced crash-safely
+        (:func:`kgrec.io.write_artifact_dir`): ``path`` always holds the complete old or
+        the complete new model."""
+        from kgrec import __version__
+        from kgrec.io import write_artifact_dir
 
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            self.config.save(tmp / "config.toml")
-            state = {k: v.detach().contiguous().clone() for k, v in self.model_.state_dict().items()}
-            save_file(state, str(tmp / "model.safetensors"))
-            save_file({k: v.contiguous() for k, v in self.features_.items()},
-                      str(tmp / "features.safetensors"))
-            save_graph(self.kg_, tmp / "graph", turtle=False)
-            (tmp / "data").mkdir()
-            ds = self.dataset_
-            ds.items.to_csv(tmp / "data" / "items.tsv", sep="\t", index=False)
-            ds.triples.to_csv(tmp / "data" / "triples.tsv", sep="\t", index=False)
-            pd.DataFrame(sorted(ds.labels.items()), columns=["entity", "label"]).to_csv(
-                tmp / "data" / "labels.tsv", sep="\t", index=False)
-            self._seen_ratings.to_csv(tmp / "data" / "seen.tsv", sep="\t", index=False)
-            files = sorted(p for p in tmp.rglob("*") if p.is_file())
-            from kgrec import __version__
-            from kgrec.io import sha256_file
+        return write_artifact_dir(path, self._write_files, kind=ARTIFACT_KIND, meta={
+            "format": FORMAT_VERSION, "kgrec": __version__, "model": self.config.model.name,
+            "dataset": self.dataset_.name})
 
-            manifest = {"format": FORMAT_VERSION, "kgrec": __version__,
-                        "model": self.config.model.name, "dataset": ds.name,
-                        "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files}}
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            if path.exists():
-                old = path.parent / f".{path.name}.old"
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return path
+    def _write_files(self, tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        from kgrec.graph.artifacts import write_graph_files
+        from kgrec.io import write_frame
+
+        self.config.save(tmp / "config.toml")
+        state = {k: v.detach().contiguous().clone() for k, v in self.model_.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        save_file({k: v.contiguous() for k, v in self.features_.items()},
+                  str(tmp / "features.safetensors"))
+        write_graph_files(self.kg_, tmp / "graph", turtle=False)
+        (tmp / "data").mkdir()
+        ds = self.dataset_
+        write_frame(tmp / "data" / "items.tsv", ds.items.loc[:, ["item_id", "title", "year",
+                                                                 "text"]])
+        write_frame(tmp / "data" / "triples.tsv", ds.triples.loc[:, ["head", "relation", "tail"]])
+        write_frame(tmp / "data" / "labels.tsv",
+                    pd.DataFrame(sorted(ds.labels.items()), columns=["entity", "label"]))
+        write_frame(tmp / "data" / "seen.tsv", self._seen_ratings)
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
         """Load a folder written by :meth:`save`. Every file is checked against the
-        manifest's sha256 first; tensors are read with safetensors (no code runs)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        manifest's sha256 first and only listed files are read; tensors are read with
+        safetensors (no code runs). Every failure is an :class:`ArtifactError`."""
+        from safetensors.torch import load
 
         from kgrec.data.dataset import MovieDataset
-        from kgrec.graph.artifacts import load_graph
-        from kgrec.io import sha256_file
+        from kgrec.graph.artifacts import read_graph_files
+        from kgrec.io import read_artifact_dir, read_frame
         from kgrec.models.registry import ModelContext, build_model
 
-        path = Path(path)
-        manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise ArtifactError(f"{path}: not a saved kgrec recommender (no {MANIFEST})")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            files = dict(manifest["files"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
-        if manifest.get("format") != FORMAT_VERSION:
-            raise ArtifactError(f"{manifest_path}: format {manifest.get('format')!r} is not "
+        files = read_artifact_dir(path, kind=ARTIFACT_KIND)
+        if files.meta.get("format") != FORMAT_VERSION:
+            raise ArtifactError(f"{path}: format {files.meta.get('format')!r} is not "
                                 f"supported (expected {FORMAT_VERSION})")
-        for name, digest in files.items():
-            file = path / name
-            if not file.is_file():
-                raise ArtifactError(f"{file}: missing from the saved recommender")
-            if sha256_file(file) != digest:
-                raise ArtifactError(f"{file}: content does not match the manifest (sha256 "
-                                    "mismatch): the file was truncated or modified")
-        config = KGRecConfig.load(path / "config.toml")
         try:
-            state = load_file(str(path / "model.safetensors"))
-            features = load_file(str(path / "features.safetensors"))
-        except (SafetensorError, OSError) as exc:
-            raise ArtifactError(f"{path}: cannot read tensors ({exc})") from None
-        data = path / "data"
-        read = lambda name, **kw: pd.read_csv(data / name, sep="\t", keep_default_na=False,  # noqa: E731
-                                             na_values=[""], **kw)
-        items = read("items.tsv", dtype={"item_id": str, "title": str, "text": str})
-        triples = read("triples.tsv", dtype=str)
-        labels_df = read("labels.tsv", dtype=str)
-        seen = read("seen.tsv", dtype={"user_id": str, "item_id": str})
+            config = KGRecConfig.load(files["config.toml"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ArtifactError(f"{files['config.toml']}: {exc}") from None
+        tensors = {}
+        for name in ("model.safetensors", "features.safetensors"):
+            try:
+                tensors[name] = load(files[name].read_bytes())
+            except ArtifactError:
+                raise
+            except Exception as exc:  # safetensors' errors have no common base class
+                raise ArtifactError(f"{files[name]}: cannot read tensors "
+                                    f"({type(exc).__name__}: {exc})") from None
+        state, features = tensors["model.safetensors"], tensors["features.safetensors"]
+        items = read_frame(files["data/items.tsv"], ["item_id", "title", "year", "text"],
+                           {"year": "Int64"})
+        triples = read_frame(files["data/triples.tsv"], ["head", "relation", "tail"])
+        labels_df = read_frame(files["data/labels.tsv"], ["entity", "label"])
+        seen = read_frame(files["data/seen.tsv"], ["user_id", "item_id", "rating", "timestamp"],
+                          {"rating": "float64", "timestamp": "int64"})
         labels = dict(zip(labels_df["entity"], labels_df["label"].fillna("")))
-        dataset = MovieDataset(manifest.get("dataset", "saved"), items, seen, triples, labels)
-        kg = load_graph(path / "graph")
-        ctx = ModelContext.from_graph(kg, None, features, _item_years(dataset, kg))
-        model = build_model(config.model.name, ctx, config)
+        kg = read_graph_files(files, "graph/")
         try:
+            dataset = MovieDataset(str(files.meta.get("dataset", "saved")), items, seen,
+                                   triples, labels)
+            ctx = ModelContext.from_graph(kg, None, features, _item_years(dataset, kg))
+            model = build_model(config.model.name, ctx, config)
             model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ArtifactError(f"{path / 'model.safetensors'}: weights do not fit the "
-                                f"{config.model.name!r} model ({exc})") from None
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"{path}: the saved files do not fit together (the "
+                                f"{config.model.name!r} model: {exc})") from None
         rec = cls(config)
         rec._setup(dataset, kg, features, model, seen)
         return rec
