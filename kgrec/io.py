@@ -228,7 +228,8 @@ def read_frame(path: str | Path, columns: Sequence[str], dtypes: Mapping[str, st
             elif dtype == "int64":
                 frame[name] = pd.Series([int(v) for v in values], dtype="int64")
             else:
-                frame[name] = pd.Series([float(v) for v in values], dtype=dtype)
+                frame[name] = pd.Series([float("nan") if v is None else float(v)
+                                         for v in values], dtype=dtype)
         except (TypeError, ValueError, OverflowError) as exc:
             raise ArtifactError(f"{path}: column {name!r} is not {dtype} ({exc})") from None
     return frame

@@ -56,3 +56,28 @@ def sample_dataset():
     from kgrec.data import load_dataset
 
     return load_dataset("sample")
+
+
+def rehash_manifest(target) -> None:
+    """Rewrite the manifest of artifact folder ``target`` so that it matches the files now
+    there (what an attacker who edits files and manifest together would do); entries of
+    files that no longer exist are dropped."""
+    import json
+
+    from kgrec.io import MANIFEST, sha256_file
+
+    root = Path(os.path.realpath(target))
+    document = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    files = {}
+    for name in document["files"]:
+        path = root / name
+        if os.path.lexists(path) and not os.path.isdir(path):
+            files[name] = {"sha256": sha256_file(path), "size": os.path.getsize(path)}
+    document["files"] = files
+    (root / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+
+
+@pytest.fixture
+def rehash():
+    """:func:`rehash_manifest`, for tests that tamper with saved artifacts."""
+    return rehash_manifest
