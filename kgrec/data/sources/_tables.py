@@ -123,9 +123,14 @@ class Table:
             reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.sep)
             records = []
             previous_end = 0
-            for fields in reader:
-                start, previous_end = previous_end + 1, reader.line_num
-                records.append((start, fields))
+            limit = csv.field_size_limit()
+            csv.field_size_limit(max(limit, len(text) + 1))  # any field length, as pandas
+            try:
+                for fields in reader:
+                    start, previous_end = previous_end + 1, reader.line_num
+                    records.append((start, fields))
+            finally:
+                csv.field_size_limit(limit)
         else:
             records = ((number, line.split(self.sep))
                        for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1))
@@ -189,11 +194,7 @@ def read_table(path: str | Path, *, sep: str, encoding: str = "utf-8", header: b
     except pd.errors.ParserError as exc:
         raise _field_count_error(table, exc) from None
     table.frame = frame
-    short = first_true(frame.isna().any(axis=1).to_numpy()) if frame.shape[1] else None
-    if short is not None:
-        fields = int(frame.iloc[short].notna().sum())
-        raise table.error(f"expected {frame.shape[1]} fields, found {fields} (is the line cut "
-                          "short?)", short)
+    _check_short_records(table, text, frame.shape[1], len(frame))
     frame = frame.fillna("")
     if header:
         names = [str(c).strip() for c in frame.columns]
@@ -209,6 +210,18 @@ def read_table(path: str | Path, *, sep: str, encoding: str = "utf-8", header: b
                         path=path, line=table.line(0) if len(frame) else 1)
     table.frame = frame
     return table
+
+
+def _check_short_records(table: Table, text: str, width: int, rows: int) -> None:
+    """A record with fewer fields than the header (or the first line) is an error; pandas
+    pads such rows with empty strings. Cheap when the separator count adds up (rows longer
+    than ``width`` already failed to parse), exact (record by record) otherwise."""
+    if width <= 1 or text.count(table.sep) == (width - 1) * (rows + int(table.header)):
+        return
+    for start, fields in table._records(include_header=True):
+        if len(fields) < width:
+            raise DataError(f"expected {width} fields, found {len(fields)} (is the line cut "
+                            "short?)", path=table.path, line=start)
 
 
 def _field_count_error(table: Table, exc: Exception) -> DataError:
