@@ -233,6 +233,9 @@ def _field_count_error(table: Table, exc: Exception) -> DataError:
         elif len(fields) > expected:
             return DataError(f"expected {expected} fields, found {len(fields)}",
                              path=table.path, line=start)
+    if "EOF inside string" in str(exc) and expected is not None:
+        return DataError('a quoted field (") is never closed: the file ends inside it',
+                         path=table.path, line=start)
     return DataError(f"cannot parse: {exc}", path=table.path)
 
 
