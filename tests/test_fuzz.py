@@ -78,26 +78,51 @@ def csv_text(rows: list[list[str]], sep: str) -> str:
     return buffer.getvalue()
 
 
-def rows_of(header: list[str]):
-    """A header and 0-6 rows: each cell drawn for its column (ids from a small set so rows
-    join, numbers from :data:`NUMBERS`, free text), one in eight replaced by any cell, and
-    one row in sixteen cut short, one in sixteen made too long."""
-    def cell(name: str):
-        name = name.strip().lower().split(":")[0]
-        if name in ("item_id", "id", "item"):
-            base = st.sampled_from(["1", "2", "3", "4"])
-        elif name in ("user_id", "user"):
-            base = st.sampled_from(["u1", "u2", "u3"])
-        elif name in ("rating", "timestamp", "year", "release_year"):
-            base = NUMBERS
-        else:
-            base = TEXT
-        return st.one_of(base, base, base, base, base, base, base, CELL)
+ID_COLUMNS = ("item_id", "id", "item")
+USER_COLUMNS = ("user_id", "user")
 
-    row = st.tuples(*(cell(h) for h in header)).map(list)
-    ragged = st.tuples(row, st.sampled_from([0] * 14 + [-1, 1]), CELL).map(
-        lambda r: r[0][:-1] if r[1] < 0 else r[0] + [r[2]] if r[1] > 0 else r[0])
-    return st.lists(ragged, max_size=6).map(lambda rows: [header, *rows])
+
+def column(name: str) -> str:
+    return name.strip().lower().split(":")[0]
+
+
+@st.composite
+def tables(draw, item_header: list[str] | None, rating_header: list[str],
+           corrupt: bool = True):
+    """Valid, joinable item and rating rows (distinct item ids, distinct (user, item)
+    pairs, numbers in range), then up to three corruptions: a cell (header included)
+    replaced by any cell or number, a row cut short by one field or made one too long."""
+    n = draw(st.integers(1, 4))
+    values = {"rating": st.one_of(st.integers(-5, 10).map(str),
+                                  st.floats(-1e6, 1e6).map(repr)),
+              "timestamp": st.integers(*T.TIMESTAMP_RANGE).map(str),
+              "year": st.one_of(st.just(""), st.integers(*T.YEAR_RANGE).map(str)),
+              "release_year": st.one_of(st.just(""), st.integers(*T.YEAR_RANGE).map(str))}
+    items = [list(item_header)] if item_header else []
+    for i in range(n if item_header else 0):
+        items.append([str(i + 1) if column(h) in ID_COLUMNS else draw(values.get(column(h), TEXT))
+                      for h in item_header])
+    pairs = draw(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.integers(1, n)),
+                          unique=True, max_size=6))
+    ratings = [list(rating_header)]
+    for user, item in pairs:
+        ratings.append([user if column(h) in USER_COLUMNS else str(item)
+                        if column(h) in ID_COLUMNS else draw(values.get(column(h), TEXT))
+                        for h in rating_header])
+    edits = draw(st.lists(st.tuples(st.booleans(), st.integers(0, 99), st.integers(0, 9),
+                                    st.one_of(NUMBERS, CELL),
+                                    st.sampled_from(["set"] * 6 + ["drop", "add"])),
+                          max_size=3 if corrupt else 0))
+    for in_items, r, c, value, how in edits:
+        table = items if in_items and items else ratings
+        row = table[r % len(table)]
+        if how == "set":
+            row[c % len(row)] = value
+        elif how == "drop" and row:
+            row.pop()
+        else:
+            row.append(value)
+    return items, ratings
 
 
 def mangle(data: bytes, cut: int | None, noise: bytes) -> bytes:
@@ -113,9 +138,10 @@ def mangle(data: bytes, cut: int | None, noise: bytes) -> bytes:
 #: Mostly untouched; sometimes cut at a random byte, or a separator, quote, line end or a
 #: few raw bytes (maybe invalid UTF-8) spliced in.
 MANGLE = st.tuples(
-    st.one_of(st.none(), st.none(), st.none(), st.integers(0, 10_000)),
-    st.sampled_from([b""] * 9 + [b",", b"\t", b"\n", b"\r", b'"', b"\xef\xbb\xbf"])
-    | st.binary(min_size=1, max_size=3))
+    st.one_of(*[st.none()] * 5, st.integers(0, 10_000)),
+    st.one_of(*[st.just(b"")] * 6,
+              st.sampled_from([b",", b"\t", b"\n", b"\r", b'"', b"\xef\xbb\xbf"]),
+              st.binary(min_size=1, max_size=3)))
 
 ITEM_HEADERS = st.sampled_from([["item_id", "title", "year", "genres"]] * 3 + [
     ["item_id", "title"], ["item_id", "title", "year", "description"],
@@ -128,8 +154,7 @@ RATING_HEADERS = st.sampled_from([["user_id", "item_id", "rating", "timestamp"]]
 @given(item_header=ITEM_HEADERS, rating_header=RATING_HEADERS, data=st.data(),
        mangles=st.tuples(MANGLE, MANGLE))
 def test_csv_loader_raises_only_data_errors(item_header, rating_header, data, mangles):
-    items = data.draw(rows_of(item_header))
-    ratings = data.draw(rows_of(rating_header))
+    items, ratings = data.draw(tables(item_header, rating_header))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, rows, (cut, noise) in (("items.csv", items, mangles[0]),
@@ -140,6 +165,32 @@ def test_csv_loader_raises_only_data_errors(item_header, rating_header, data, ma
         except DataError as exc:
             event(outcome(exc))
             assert exc.path is not None and str(exc.path) in str(exc)  # names the file
+            return
+        event("loaded")
+        assert_valid(ds)
+
+
+@FUZZ
+@given(data=st.data(), target=st.sampled_from(["rating", "timestamp", "year"]),
+       value=NUMBERS)
+def test_csv_numbers_load_within_bounds_or_fail(data, target, value):
+    """One number of an otherwise valid folder replaced: a DataError, or within bounds."""
+    items, ratings = data.draw(tables(["item_id", "title", "year"],
+                                      ["user_id", "item_id", "rating", "timestamp"],
+                                      corrupt=False))
+    table = items if target == "year" else ratings
+    if len(table) < 2:
+        return
+    table[data.draw(st.integers(1, len(table) - 1))][table[0].index(target)] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "items.csv").write_text(csv_text(items, ","), encoding="utf-8")
+        (folder / "ratings.csv").write_text(csv_text(ratings, ","), encoding="utf-8")
+        try:
+            ds = read_csv_folder(folder)
+        except DataError as exc:
+            event(outcome(exc))
+            assert exc.line is not None
             return
         event("loaded")
         assert_valid(ds)
@@ -170,13 +221,12 @@ RB_ITEM_HEADERS = st.sampled_from([
 @given(inter_header=INTER_HEADERS, item_header=RB_ITEM_HEADERS, data=st.data(),
        mangles=st.tuples(MANGLE, MANGLE))
 def test_recbole_loader_raises_only_data_errors(inter_header, item_header, data, mangles):
-    inter = data.draw(rows_of(inter_header))
+    item_rows, inter = data.draw(tables(item_header, inter_header))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         texts = [("toy.inter", inter, mangles[0])]
         if item_header is not None:
-            texts.append(("toy.item", data.draw(rows_of(item_header)),
-                          mangles[1]))
+            texts.append(("toy.item", item_rows, mangles[1]))
         for name, rows, (cut, noise) in texts:
             text = "\n".join("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row)
                              for row in rows) + "\n"
