@@ -288,7 +288,10 @@ def _open_verified(root: Path, pure: PurePosixPath) -> int:
             child = os.open(part, os.O_RDONLY | directory | nofollow, dir_fd=fd)
             os.close(fd)
             fd = child
-        return os.open(pure.parts[-1], os.O_RDONLY | nofollow, dir_fd=fd)
+        # O_NONBLOCK: a FIFO listed in a manifest must not hang the reader (it is then
+        # refused as not a regular file); no effect on regular files
+        return os.open(pure.parts[-1], os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0),
+                       dir_fd=fd)
     finally:
         os.close(fd)
 
@@ -493,6 +496,9 @@ def write_artifact_dir(target: str | Path, fill: Callable[[Path], None], *, kind
     lock = _lock(parent)
     try:
         _cleanup(target)
+        if os.path.lexists(target) and not target.is_symlink() and not target.is_dir():
+            raise ArtifactError(f"{target}: is a file, not an artifact folder; refusing to "
+                                "replace it")
         if target.is_dir() and not target.is_symlink() and not _is_replaceable(target):
             raise ArtifactError(f"{target}: is a folder that is not a kgrec artifact; refusing "
                                 "to replace it (choose another path or empty it)")

@@ -345,3 +345,19 @@ def test_interrupted_migration_is_read_from_aside_and_restored(tmp_path, monkeyp
     monkeypatch.setattr(kio, "crash_hook", None)
     save(target, 3)
     assert check_generation(target) == 3 and leftovers(target) == []
+
+
+def test_listed_fifo_is_refused_without_blocking(tmp_path):
+    target = save(tmp_path / "m", 1)
+    root = Path(os.path.realpath(target))
+    (root / "f0.bin").unlink()
+    os.mkfifo(root / "f0.bin")
+    with pytest.raises(ArtifactError, match=r"f0\.bin: not a regular file"):
+        read_artifact_dir(target, kind=KIND)
+
+
+def test_a_regular_file_at_the_target_is_not_replaced(tmp_path):
+    (tmp_path / "notes").write_text("keep me")
+    with pytest.raises(ArtifactError, match="is a file, not an artifact folder"):
+        save(tmp_path / "notes", 1)
+    assert (tmp_path / "notes").read_text() == "keep me"
