@@ -1,0 +1,153 @@
+"""The saved-recommender folder: what is in it, how it is written and verified.
+
+Layout (every path relative to the folder, every file listed with its size and sha256 in
+``manifest.json``)::
+
+    manifest.json          kgrec.io's manifest (kind "recommender"); meta: format, kgrec
+                           version, model and dataset names
+    config.toml            the KGRecConfig
+    model.safetensors      the model's state_dict
+    features.safetensors   text features per node type
+    graph/                 the training graph (kgrec.graph.artifacts)
+    data/items.tsv, triples.tsv, labels.tsv, seen.tsv   escaped TSV (kgrec.io.write_frame:
+                           any title loads back, a blank one stays blank)
+
+Nothing is pickled; tensors are read with safetensors (no code runs). The folder mechanics
+are :func:`kgrec.io.write_artifact_dir` / :func:`kgrec.io.read_artifact_dir`: crash-safe
+replacement (the path is a link to a complete version folder, swapped in one rename), only
+listed files read, no paths outside the folder, no symbolic links, every file hashed, every
+failure an :class:`ArtifactError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kgrec.config import KGRecConfig
+from kgrec.io import MANIFEST, ArtifactError, read_artifact_dir, write_artifact_dir
+
+if TYPE_CHECKING:
+    import torch
+
+    from kgrec.data.dataset import MovieDataset
+    from kgrec.graph.knowledge_graph import KnowledgeGraph
+
+FORMAT_VERSION = 1
+KIND = "recommender"
+__all__ = ["MANIFEST", "Artifact", "ArtifactError", "load_artifact", "save_artifact",
+           "verified_files", "write_folder"]
+
+
+@dataclass
+class Artifact:
+    """The contents of a saved recommender folder."""
+
+    config: KGRecConfig
+    dataset: MovieDataset
+    kg: KnowledgeGraph
+    features: dict[str, torch.Tensor]
+    state: dict[str, torch.Tensor]
+    seen: pd.DataFrame
+
+
+# -- folder mechanics --------------------------------------------------------------------
+def write_folder(path: str | Path, fill: Callable[[Path], None], meta: dict[str, Any]) -> Path:
+    """Write the recommender folder ``path`` crash-safely: ``fill(tmp)`` writes the files,
+    ``meta`` goes into the manifest (:func:`kgrec.io.write_artifact_dir`)."""
+    return write_artifact_dir(path, fill, kind=KIND, meta=meta)
+
+
+def verified_files(path: str | Path) -> dict[str, Any]:
+    """The manifest's ``meta`` plus ``"files"`` (name → verified path) of folder ``path``.
+
+    Raises:
+        ArtifactError: anything :func:`kgrec.io.read_artifact_dir` refuses, or a format
+            other than :data:`FORMAT_VERSION`.
+    """
+    files = read_artifact_dir(path, kind=KIND)
+    if files.meta.get("format") != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: format {files.meta.get('format')!r} is not supported "
+                            f"(expected {FORMAT_VERSION})")
+    return {**files.meta, "files": files}
+
+
+# -- the recommender's files -------------------------------------------------------------
+def save_artifact(path: str | Path, artifact: Artifact) -> Path:
+    """Write ``artifact`` to folder ``path`` (see the module docstring for the layout)."""
+    from safetensors.torch import save_file
+
+    from kgrec import __version__
+    from kgrec.graph.artifacts import write_graph_files
+    from kgrec.io import write_frame
+
+    def fill(tmp: Path) -> None:
+        artifact.config.save(tmp / "config.toml")
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in artifact.state.items()},
+                  str(tmp / "model.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in artifact.features.items()},
+                  str(tmp / "features.safetensors"))
+        write_graph_files(artifact.kg, tmp / "graph", turtle=False)
+        data = tmp / "data"
+        data.mkdir()
+        ds = artifact.dataset
+        write_frame(data / "items.tsv", ds.items.loc[:, list(ITEM_COLUMNS)])
+        write_frame(data / "triples.tsv", ds.triples.loc[:, list(TRIPLE_COLUMNS)])
+        write_frame(data / "labels.tsv",
+                    pd.DataFrame(sorted(ds.labels.items()), columns=["entity", "label"]))
+        write_frame(data / "seen.tsv", artifact.seen.loc[:, list(RATING_COLUMNS)])
+
+    meta = {"format": FORMAT_VERSION, "kgrec": __version__,
+            "model": artifact.config.model.name, "dataset": artifact.dataset.name}
+    return write_folder(path, fill, meta)
+
+
+ITEM_COLUMNS = ("item_id", "title", "year", "text")
+TRIPLE_COLUMNS = ("head", "relation", "tail")
+RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+
+
+def load_artifact(path: str | Path) -> Artifact:
+    """Read a folder written by :func:`save_artifact`, every file verified first; every
+    failure is an :class:`ArtifactError` naming the file."""
+    from safetensors.torch import load
+
+    from kgrec.data.dataset import MovieDataset
+    from kgrec.graph.artifacts import read_graph_files
+    from kgrec.io import read_frame
+
+    manifest = verified_files(path)
+    files = manifest["files"]
+    try:
+        config = KGRecConfig.load(files["config.toml"])
+    except (ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError(f"{files['config.toml']}: {exc}") from None
+    tensors = {}
+    for name in ("model.safetensors", "features.safetensors"):
+        try:
+            tensors[name] = load(files[name].read_bytes())
+        except ArtifactError:
+            raise
+        except Exception as exc:  # safetensors' errors have no common base class
+            raise ArtifactError(f"{files[name]}: cannot read tensors "
+                                f"({type(exc).__name__}: {exc})") from None
+    items = read_frame(files["data/items.tsv"], ITEM_COLUMNS, {"year": "Int64"})
+    triples = read_frame(files["data/triples.tsv"], TRIPLE_COLUMNS)
+    labels_df = read_frame(files["data/labels.tsv"], ["entity", "label"])
+    seen = read_frame(files["data/seen.tsv"], RATING_COLUMNS,
+                      {"rating": "float64", "timestamp": "int64"})
+    labels = dict(zip(labels_df["entity"], labels_df["label"].fillna("")))
+    kg = read_graph_files(files, "graph/")
+    try:
+        dataset = MovieDataset(str(manifest.get("dataset", "saved")), items, seen, triples,
+                               labels)
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: the saved tables do not fit together ({exc})") from None
+    return Artifact(config, dataset, kg, tensors["features.safetensors"],
+                    tensors["model.safetensors"], seen)
