@@ -106,7 +106,10 @@ def _model_info(rec: Recommender, folder: Path | None, catalog: Catalog) -> dict
     sizes = {"users": rec.kg_.num_users, "movies": rec.kg_.num_items,
              "edges": sum(stats.edges.values()),
              **{f"nodes.{kind}": n for kind, n in stats.nodes.items()}}
-    return {"kgrec_version": __version__, "format": manifest.get("format"),
+    # the saved-model format number: in the manifest's "meta" (kgrec.io artifact folders)
+    meta = manifest.get("meta") if isinstance(manifest.get("meta"), dict) else manifest
+    version = meta.get("format") if isinstance(meta.get("format"), int) else None
+    return {"kgrec_version": __version__, "format": version,
             "dataset": rec.dataset_.name, "model": rec.config.model.name,
             "config": rec.config.to_dict(), "sizes": sizes,
             "example_users": users[::step][:20], "genres": catalog.genres}
