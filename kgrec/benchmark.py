@@ -153,6 +153,12 @@ class BenchmarkResult:
                              f"{f('mean_path_length', '.2f')} | {f('fidelity_share_dropped')} | "
                              f"{f('fidelity_mean_drop', '.4g')} | "
                              f"{f('fidelity_mean_drop_random', '.4g')} |")
+        segments = {n: r.details["segments"] for n, r in self.models.items()
+                    if r.details.get("segments")}
+        if segments:
+            from kgrec.evaluate.segments import segment_table
+
+            lines += ["", segment_table(segments)]
         return "\n".join(lines)
 
     def save_json(self, path: str | Path) -> Path:
@@ -218,7 +224,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             configured model, ``config.model.name``; ``()`` for none).
     """
     from kgrec.data import load_dataset, read_split
-    from kgrec.evaluate import evaluate, to_csr
+    from kgrec.evaluate import evaluate, mean_segments, to_csr, training_segments
     from kgrec.graph import KnowledgeGraph
     from kgrec.models.registry import INDUCTIVE, REGISTRY, ModelContext, fit_model
 
@@ -247,6 +253,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     years = ds.items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
     ctx = ModelContext.from_graph(kg, valid, features, years.to_numpy(dtype=np.int64))
     popularity = torch.from_numpy(np.asarray(ctx.train.sum(0)).ravel())
+    segments = training_segments(ctx.train)
     reports: dict[str, ModelReport] = {}
     for name in models:
         if split.is_cold_start and name not in INDUCTIVE:
@@ -267,10 +274,12 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 train_seconds = time.perf_counter() - start
                 start = time.perf_counter()
                 result = evaluate(fitted.model, test=test, mask=mask, ks=(10, 20),
-                                  candidates=candidates, item_popularity=popularity)
+                                  candidates=candidates, item_popularity=popularity,
+                                  segments=segments)
                 eval_seconds = time.perf_counter() - start
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
+        reports[name].details["segments"] = mean_segments(r[2].segments for r in runs)
         if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()
             quality = explanation_quality(runs[0][1].model, kg, mask, features)
@@ -285,7 +294,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     protocol = ("cold-start: rank the held-out cold items only" if split.is_cold_start
                 else "full ranking over all items, train+valid items masked")
     extra = {"num_users_evaluated": int((np.asarray(test.sum(1)).ravel() > 0).sum()),
-             "threads": torch.get_num_threads(), "seeds": list(seeds)}
+             "threads": torch.get_num_threads(), "seeds": list(seeds),
+             "segments": segments.description}
     return BenchmarkResult(split.name, ds.name, protocol, reports, extra)
 
 
