@@ -159,6 +159,11 @@ class BenchmarkResult:
             from kgrec.evaluate.segments import segment_table
 
             lines += ["", segment_table(segments)]
+        for r in self.models.values():
+            if r.details.get("ablation"):
+                from kgrec.evaluate.ablation import AblationResult
+
+                lines += ["", AblationResult.from_dict(r.details["ablation"]).table()]
         return "\n".join(lines)
 
     def save_json(self, path: str | Path) -> Path:
@@ -205,7 +210,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                   kg_dir: str | Path | None = None, models: tuple[str, ...] = DEFAULT_MODELS,
                   seeds: tuple[int, ...] = (0,), config: KGRecConfig | None = None,
                   log_dir: str | Path | None = None,
-                  explain_models: tuple[str, ...] | None = None) -> BenchmarkResult:
+                  explain_models: tuple[str, ...] | None = None,
+                  ablate: tuple[str, ...] = ()) -> BenchmarkResult:
     """Fit and evaluate ``models`` on the split in ``split_dir``.
 
     Args:
@@ -222,6 +228,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
         explain_models: models whose test top-10 explanations are measured (warm splits):
             coverage, path-type diversity, mean length, fidelity (default: the
             configured model, ``config.model.name``; ``()`` for none).
+        ablate: signals (``"kg"``, ``"text"``) to remove in an ablation of every model,
+            same split and seeds (:func:`kgrec.evaluate.ablation.run_ablation`).
     """
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, mean_segments, to_csr, training_segments
@@ -280,6 +288,13 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
         reports[name].details["segments"] = mean_segments(r[2].segments for r in runs)
+        if ablate:
+            from kgrec.evaluate.ablation import run_ablation
+
+            reports[name].details["ablation"] = run_ablation(
+                name, ctx, test=test, mask=mask, config=config, seeds=[r[0] for r in runs],
+                remove=ablate, candidates=candidates, item_popularity=popularity,
+                segments=segments, full_results=[r[2] for r in runs]).to_dict()
         if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()
             quality = explanation_quality(runs[0][1].model, kg, mask, features)
