@@ -234,7 +234,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, mean_segments, to_csr, training_segments
     from kgrec.graph import KnowledgeGraph
-    from kgrec.models.registry import INDUCTIVE, REGISTRY, ModelContext, fit_model
+    from kgrec.models.registry import CLOSED_FORM, INDUCTIVE, REGISTRY, ModelContext, fit_model
 
     config = config or KGRecConfig()
     unknown = [m for m in models if m not in REGISTRY]
@@ -268,7 +268,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             reports[name] = ModelReport(name, note="cannot score unseen items (not inductive)")
             continue
         runs = []
-        trainable = name not in ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile")
+        trainable = name not in CLOSED_FORM
         for seed in (seeds if trainable else seeds[:1]):
             log_path = None
             if log_dir is not None:

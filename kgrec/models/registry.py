@@ -125,6 +125,12 @@ def _build_dlae(ctx, cfg):
                 reg=cfg.model.dlae_reg)
 
 
+def _build_gf_cf(ctx, cfg):
+    from kgrec.models.graph_filter import GraphFilterCF
+
+    return GraphFilterCF(ctx.kg.num_users, ctx.kg.num_items)
+
+
 def _build_text_cosine(ctx, cfg):
     from kgrec.models.baselines import TextCosine
 
@@ -221,10 +227,11 @@ REGISTRY: dict[str, Callable[[ModelContext, KGRecConfig], ScoringModel]] = {
     "genre-profile": _build_genre_profile,
     "sage": _build_sage,
     "hybrid": _build_hybrid,
+    "gf-cf": _build_gf_cf,
 }
 
 #: Closed-form models: fitted by ``model.fit(train)``; the others train with BPR.
-CLOSED_FORM = ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile")
+CLOSED_FORM = ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile", "gf-cf")
 
 #: Models that can score items with no training interaction (cold-start items).
 INDUCTIVE = ("text-cosine", "genre-profile", "sage")
