@@ -253,23 +253,34 @@ def merge_kg(dataset: MovieDataset, kg_dir: str | Path, *, name: str | None = No
         tried = [k for k in tried if k != "ml-20m"]
     notes: list[str] = []
     own = dataset.triples
-    chosen = None
+    candidates = []  # (keys, keyed links, triples, agreement, notes), in the order tried
     for keys in tried:
         if keys == "item_id":
             keyed, extra = link, []
         else:
-            match = L.ml100k_to_ml20m(dataset.items, L.ml1m_folder(data_dir, download))
+            try:
+                folder = L.ml1m_folder(data_dir, download)
+            except L.DatasetUnavailableError:
+                if any(c[3].passed is None for c in candidates):
+                    break  # the unmeasured item-id join stands
+                raise
+            match = L.ml100k_to_ml20m(dataset.items, folder)
             by_ml20m = pd.DataFrame({"item_id": list(match.mapping),
                                      "ml20m": list(match.mapping.values())})
             keyed = by_ml20m.merge(link.rename(columns={"item_id": "ml20m"}), on="ml20m")
             extra = [L.translation_note(match, dataset.items, keyed["item_id"].nunique())]
         added = kg_triples(kg, keyed[keyed["item_id"].isin(dataset.items["item_id"])])
         agreement = L.link_agreement(*L.shared_genre_frames(added, own))
-        chosen = (keys, keyed, added, agreement, extra)
-        if agreement.passed is not False:
+        candidates.append((keys, keyed, added, agreement, extra))
+        if agreement.passed:
             break
-        if keys != tried[-1]:
-            notes.append(f"kg: links joined by {keys} refused ({agreement.describe()})")
+    # a join that agrees wins; else one that cannot be measured; else the first (refused)
+    chosen = next((c for c in candidates if c[3].passed), None) or next(
+        (c for c in candidates if c[3].passed is None), candidates[0])
+    for c in candidates:
+        if c is not chosen:
+            verdict = "refused" if c[3].passed is False else "not used"
+            notes.append(f"kg: links joined by {c[0]} {verdict} ({c[3].describe()})")
     keys, keyed, added, agreement, extra = chosen
     if agreement.passed is False:
         if not trust_links:
