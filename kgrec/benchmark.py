@@ -251,12 +251,12 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     if explain_models is None:
         explain_models = (config.model.name,)
     needs_text = (bool(set(explain_models) & set(models)) or config.model.name in models
-                  or any(m in ("text-cosine", "sage") for m in models)
+                  or any(m in ("text-cosine", "sage", "kg-text-dlae") for m in models)
                   or config.model.text_mode != "none")
     features = None
-    if needs_text:
-        from kgrec.text import encode_graph
+    from kgrec.text import encode_graph
 
+    if needs_text:
         features = encode_graph(kg, ds, config.text)
     years = ds.items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
     ctx = ModelContext.from_graph(kg, valid, features, years.to_numpy(dtype=np.int64))
@@ -294,7 +294,9 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             reports[name].details["ablation"] = run_ablation(
                 name, ctx, test=test, mask=mask, config=config, seeds=[r[0] for r in runs],
                 remove=ablate, candidates=candidates, item_popularity=popularity,
-                segments=segments, full_results=[r[2] for r in runs]).to_dict()
+                segments=segments, full_results=[r[2] for r in runs],
+                encode_text=None if features is None else
+                lambda g: encode_graph(g, ds, config.text)).to_dict()
         if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()
             quality = explanation_quality(runs[0][1].model, kg, mask, features)

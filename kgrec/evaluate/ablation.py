@@ -7,6 +7,10 @@ reduced:
   and loses every other node and edge (genres, people, countries, …), and movies lose
   their release years (GraphSAGE's decade nodes). Models that propagate over side
   entities then see the user–movie graph only.
+  Node text is made from the graph (a movie's text names its genres, director and cast),
+  so with ``encode_text`` the movie text is re-encoded from the bare graph (title, year,
+  description only); without it the full graph's text features are kept, and KG facts
+  still reach text-using models through them.
 - ``text`` removed: every text feature row is replaced by zeros of the same shape, so
   text-using models keep their architecture but receive no text information.
 
@@ -22,7 +26,7 @@ exactly zero ``kg`` gap (its fits are identical).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +44,9 @@ if TYPE_CHECKING:
 
 SIGNALS = ("kg", "text")
 
+#: ``graph -> {node_type: FloatTensor [num_nodes, D]}``: node text features of a graph
+TextEncodeFn = Callable[["KnowledgeGraph"], "dict[str, torch.Tensor]"]
+
 
 def without_kg(kg: KnowledgeGraph) -> KnowledgeGraph:
     """The user–movie part of ``kg``: same user and movie vocabularies (so every index
@@ -52,9 +59,17 @@ def without_kg(kg: KnowledgeGraph) -> KnowledgeGraph:
     return KnowledgeGraph(nodes, edges, labels, kg.ratings)
 
 
-def ablate_context(ctx: ModelContext, remove: Iterable[str]) -> ModelContext:
+def ablate_context(ctx: ModelContext, remove: Iterable[str],
+                   encode_text: TextEncodeFn | None = None) -> ModelContext:
     """A copy of ``ctx`` with the signals in ``remove`` (``"kg"``, ``"text"``) taken out
-    (see the module docstring); the training and validation matrices are unchanged."""
+    (see the module docstring); the training and validation matrices are unchanged.
+
+    Args:
+        ctx: the full context.
+        remove: signals to remove.
+        encode_text: ``graph -> {node_type: features}`` (e.g. ``kgrec.text.encode_graph``
+            with the dataset bound): re-encodes node text from the KG-less graph.
+    """
     from kgrec.models.registry import ModelContext
 
     remove = set(remove)
@@ -65,7 +80,8 @@ def ablate_context(ctx: ModelContext, remove: Iterable[str]) -> ModelContext:
     if "kg" in remove:
         kg, years = without_kg(kg), None
         if features is not None:
-            features = {t: x for t, x in features.items() if t in kg.nodes}
+            features = (encode_text(kg) if encode_text is not None and "text" not in remove
+                        else {t: x for t, x in features.items() if t in kg.nodes})
     if "text" in remove and features is not None:
         import torch
 
@@ -142,7 +158,8 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
                  config: KGRecConfig | None = None, seeds: Sequence[int] = (0,),
                  remove: Sequence[str] = SIGNALS, candidates: torch.Tensor | None = None,
                  item_popularity: torch.Tensor | None = None, segments: Segments | None = None,
-                 full_results: Sequence[EvalResult] | None = None) -> AblationResult:
+                 full_results: Sequence[EvalResult] | None = None,
+                 encode_text: TextEncodeFn | None = None) -> AblationResult:
     """Fit and test model ``name`` on ``ctx`` and on its ablated copies, per seed.
 
     Args:
@@ -157,6 +174,7 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
         segments: report segment metrics too (:func:`kgrec.evaluate.training_segments`).
         full_results: already measured test results of the full model, one per seed (the
             benchmark passes its own, so the full model is not fitted twice).
+        encode_text: re-encodes node text of the KG-less graph (:func:`ablate_context`).
 
     Returns:
         An :class:`AblationResult`.
@@ -177,7 +195,7 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
         if variant == "full" and full_results is not None:
             results = list(full_results)
         else:
-            vctx = ablate_context(ctx, removed) if removed else ctx
+            vctx = ablate_context(ctx, removed, encode_text) if removed else ctx
             results = []
             for seed in seeds:
                 cfg = config.replace(train={"seed": seed})

@@ -131,6 +131,15 @@ def _build_gf_cf(ctx, cfg):
     return GraphFilterCF(ctx.kg.num_users, ctx.kg.num_items)
 
 
+def _build_kg_text_dlae(ctx, cfg):
+    from kgrec.models.side_linear import KGTextDLAE
+
+    entities = ctx.item_entities(cfg.model.kg_relations)[0]
+    text = (ctx.node_features or {}).get("movie")
+    return KGTextDLAE(ctx.kg.num_users, ctx.kg.num_items, item_entities=entities,
+                      item_text=text, dropout=cfg.model.dlae_dropout, reg=cfg.model.dlae_reg)
+
+
 def _build_text_cosine(ctx, cfg):
     from kgrec.models.baselines import TextCosine
 
@@ -228,13 +237,15 @@ REGISTRY: dict[str, Callable[[ModelContext, KGRecConfig], ScoringModel]] = {
     "sage": _build_sage,
     "hybrid": _build_hybrid,
     "gf-cf": _build_gf_cf,
+    "kg-text-dlae": _build_kg_text_dlae,
 }
 
 #: Closed-form models: fitted by ``model.fit(train)``; the others train with BPR.
-CLOSED_FORM = ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile", "gf-cf")
+CLOSED_FORM = ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile", "gf-cf",
+               "kg-text-dlae")
 
 #: Models that can score items with no training interaction (cold-start items).
-INDUCTIVE = ("text-cosine", "genre-profile", "sage")
+INDUCTIVE = ("text-cosine", "genre-profile", "sage", "kg-text-dlae")
 
 
 def build_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> ScoringModel:
