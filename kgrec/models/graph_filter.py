@@ -32,12 +32,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch import Tensor
 
-from kgrec.models.base import ScoringModel
+from kgrec.models.base import ItemItemModel
 
 
-class GraphFilterCF(ScoringModel):
+class GraphFilterCF(ItemItemModel):
     """GF-CF: linear plus ideal low-pass graph filter over the item–item graph.
 
     Args:
@@ -83,11 +82,3 @@ class GraphFilterCF(ScoringModel):
         self.weight = torch.from_numpy(W).float()
         self.history = torch.from_numpy(R.toarray()).float()
         return self
-
-    def score(self, users: Tensor) -> Tensor:
-        """Scores :math:`r_u W` of every item: ``long [B]`` → ``[B, I]``."""
-        return self.history[torch.as_tensor(users).long()] @ self.weight
-
-    def score_history(self, history: Tensor) -> Tensor:
-        """Scores :math:`h W` for arbitrary binary histories ``[B, I]``."""
-        return history.float() @ self.weight

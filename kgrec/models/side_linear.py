@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from kgrec.models.base import ScoringModel
+from kgrec.models.base import ItemItemModel
 
 
 def side_gram(item_entities: sp.spmatrix | None, item_text: Tensor | np.ndarray | None,
@@ -65,7 +65,7 @@ def side_gram(item_entities: sp.spmatrix | None, item_text: Tensor | np.ndarray 
     return out
 
 
-class KGTextDLAE(ScoringModel):
+class KGTextDLAE(ItemItemModel):
     """DLAE over ratings plus KG-entity and text pseudo-users (closed form, inductive).
 
     Args:
@@ -112,11 +112,3 @@ class KGTextDLAE(ScoringModel):
                                        - np.linalg.solve(gram, np.diag(lam))).float()
         self.history = torch.from_numpy(X.toarray()).float()
         return self
-
-    def score(self, users: Tensor) -> Tensor:
-        """Scores :math:`x_u B` of every item, rated or not: ``long [B]`` → ``[B, I]``."""
-        return self.history[torch.as_tensor(users).long()] @ self.weight
-
-    def score_history(self, history: Tensor) -> Tensor:
-        """Scores :math:`h B` for arbitrary binary histories ``[B, I]``."""
-        return history.float() @ self.weight
