@@ -31,14 +31,14 @@ def test_without_side_information_it_is_dlae():
     plain = DLAE(40, 12, dropout=0.5, reg=3.0).fit(X)
     for model in (KGTextDLAE(40, 12, dropout=0.5, reg=3.0),
                   KGTextDLAE(40, 12, item_entities=K, item_text=torch.zeros(12, 4),
-                             w_kg=0.0, dropout=0.5, reg=3.0)):
+                             w_kg=0.0, cold_w_kg=0.0, dropout=0.5, reg=3.0)):
         model.fit(X)
         torch.testing.assert_close(model.weight, plain.weight)
 
 
 def test_scores_a_movie_with_no_ratings_from_the_kg():
     X, K = toy()
-    model = KGTextDLAE(40, 12, item_entities=K, w_kg=5.0, reg=3.0).fit(X)
+    model = KGTextDLAE(40, 12, item_entities=K, w_kg=5.0, cold_w_kg=5.0, reg=3.0).fit(X)
     scores = model.score(torch.arange(40))
     assert (scores[:, 10:] != 0).any()
     # fans of the first director rank the unseen movie 10 (same director) above movie 11,
@@ -54,6 +54,20 @@ def test_scores_a_movie_with_no_ratings_from_the_kg():
     assert s[10] > s[11]
 
 
+def test_rated_and_unrated_columns_come_from_their_own_weights():
+    X, K = toy()
+    T = torch.randn(12, 3, generator=torch.Generator().manual_seed(0))
+    both = KGTextDLAE(40, 12, item_entities=K, item_text=T, w_kg=1.0, w_text=2.0,
+                      cold_w_kg=50.0, cold_w_text=20.0, reg=3.0).fit(X)
+    warm = KGTextDLAE(40, 12, item_entities=K, item_text=T, w_kg=1.0, w_text=2.0,
+                      cold_w_kg=1.0, cold_w_text=2.0, reg=3.0).fit(X)
+    cold = KGTextDLAE(40, 12, item_entities=K, item_text=T, w_kg=50.0, w_text=20.0,
+                      cold_w_kg=50.0, cold_w_text=20.0, reg=3.0).fit(X)
+    torch.testing.assert_close(both.weight[:, :10], warm.weight[:, :10])
+    torch.testing.assert_close(both.weight[:, 10:], cold.weight[:, 10:])
+    assert not torch.allclose(warm.weight[:, 10:], cold.weight[:, 10:])
+
+
 def test_text_enters_centred_and_normalised():
     T = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.0, 0.0]])
     G = side_gram(None, T, 4, 0.0, 2.0)
@@ -62,8 +76,8 @@ def test_text_enters_centred_and_normalised():
     np.testing.assert_allclose(np.diag(G)[:3], 2.0)
     with pytest.raises(ValueError, match="item_text has 4 rows"):
         side_gram(None, T, 5, 0.0, 1.0)
-    with pytest.raises(ValueError, match="w_kg"):
-        KGTextDLAE(3, 4, w_kg=-1)
+    with pytest.raises(ValueError, match="cold_w_text=-1"):
+        KGTextDLAE(3, 4, cold_w_text=-1)
 
 
 def test_registered_inductive_and_ablation_changes_it(sample_dataset):
