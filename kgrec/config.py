@@ -31,7 +31,8 @@ from kgrec.train.options import TrainConfig
 
 #: Models :class:`ModelConfig.name` can take (see :mod:`kgrec.models.registry`).
 MODEL_NAMES = ("pop", "itemknn", "ease", "dlae", "bpr", "lightgcn", "lightgcn-kg",
-               "pyg-lightgcn", "text-cosine", "genre-profile", "sage", "hybrid")
+               "pyg-lightgcn", "text-cosine", "genre-profile", "sage", "hybrid", "gf-cf",
+               "kg-text-dlae")
 
 
 def _from_dict(cls: type, data: dict[str, Any], section: str) -> Any:

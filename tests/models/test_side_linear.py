@@ -103,3 +103,12 @@ def test_registered_inductive_and_ablation_changes_it(sample_dataset):
     ablation = run_ablation("kg-text-dlae", ctx, test=test, mask=mask, candidates=cold)
     assert ablation.metrics["no kg"] != ablation.metrics["full"]
     assert ablation.metrics["no text"] != ablation.metrics["full"]
+
+
+def test_every_registered_model_is_a_config_name():
+    from kgrec.config import MODEL_NAMES, ModelConfig
+    from kgrec.models.registry import REGISTRY
+
+    assert set(REGISTRY) == set(MODEL_NAMES)
+    assert ModelConfig(hybrid_components=("kg-text-dlae", "lightgcn")).hybrid_components[0] == \
+        "kg-text-dlae"
