@@ -22,7 +22,7 @@ from kgrec.data import load_dataset, read_split
 from kgrec.data.splits import cold_validation_split
 from kgrec.evaluate import candidate_indices, evaluate, to_csr
 from kgrec.graph import KnowledgeGraph
-from kgrec.models.registry import ModelContext
+from kgrec.train import ModelContext
 
 BENCH = "../shared/benchmarks/ml-100k"
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from kgrec.evaluate.ranking import EvalResult
     from kgrec.evaluate.segments import Segments
     from kgrec.graph import KnowledgeGraph
-    from kgrec.models.registry import ModelContext
+    from kgrec.train import ModelContext
 
 SIGNALS = ("kg", "text")
 
@@ -70,7 +70,7 @@ def ablate_context(ctx: ModelContext, remove: Iterable[str],
         encode_text: ``graph -> {node_type: features}`` (e.g. ``kgrec.text.encode_graph``
             with the dataset bound): re-encodes node text from the KG-less graph.
     """
-    from kgrec.models.registry import ModelContext
+    from kgrec.train import ModelContext
 
     remove = set(remove)
     unknown = remove - set(SIGNALS)
@@ -182,7 +182,7 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
     from kgrec.config import KGRecConfig
     from kgrec.evaluate.ranking import evaluate
     from kgrec.evaluate.segments import mean_segments
-    from kgrec.models.registry import fit_model
+    from kgrec.train import fit_model
 
     config = config or KGRecConfig()
     seeds = list(seeds)

@@ -13,7 +13,7 @@ from kgrec.data import random_split, write_split
 from kgrec.evaluate import to_csr, training_segments
 from kgrec.evaluate.ablation import ablate_context, run_ablation, variants, without_kg
 from kgrec.graph import KnowledgeGraph
-from kgrec.models.registry import ModelContext
+from kgrec.train import ModelContext
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,7 @@ def test_state_dict_round_trip_and_checks():
 
 
 def test_registered_as_closed_form():
-    from kgrec.models.registry import CLOSED_FORM, REGISTRY
+    from kgrec.models.registry import CLOSED_FORM, get_spec
 
-    assert "gf-cf" in REGISTRY and "gf-cf" in CLOSED_FORM
+    spec = get_spec("gf-cf")
+    assert spec.fit == CLOSED_FORM and not spec.inductive and not spec.uses_kg
