@@ -152,7 +152,7 @@ class Recommender:
 
     def _setup(self, dataset: MovieDataset, kg, features: dict[str, torch.Tensor], model,
                seen: pd.DataFrame) -> None:
-        from kgrec.explain import PathExplainer
+        from kgrec.explain import PathExplainer, model_anchor_effect
         from kgrec.models.baselines import TextCosine
         from kgrec.query import QueryParser
 
@@ -178,6 +178,8 @@ class Recommender:
 
         vectors = item_vectors(model, self._item_features)
         self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
+                                        anchor_effect=model_anchor_effect(model, kg.num_items),
+                                        movies=dataset.items,
                                         max_hops=self.config.explain.max_hops)
         items = dataset.items.set_index("item_id")
         self._titles = [str(items.at[i, "title"]) for i in kg.item_ids]
@@ -399,16 +401,19 @@ class Recommender:
     def _record(self, item: int, score: float, user: int | None, anchors: list[int],
                 explain: bool) -> Recommendation:
         explanations: list = []
+        ranked: list = []  # the explainer's own order (its top is strong and faithful)
         if explain:
             k = self.config.explain.max_paths
             if user is not None:
-                explanations = self.explainer_.explain(user, item, k)
+                ranked = self.explainer_.explain(user, item, k)
+                explanations = list(ranked)
             if self._query_entities and len(explanations) < k:
                 explanations += self._query_explanations(item, k - len(explanations))
             if anchors and len(explanations) < k:
                 if hasattr(self.explainer_, "explain_from"):
                     explanations += self.explainer_.explain_from(anchors, item, k - len(explanations))
-        explanations.sort(key=lambda e: -e.salience)
+        extra = sorted(explanations[len(ranked):], key=lambda e: -e.salience)
+        explanations = ranked + extra
         return Recommendation(self.kg_.item_ids[item], self._titles[item], score,
                               self._years[item], tuple(explanations))
 
@@ -420,7 +425,7 @@ class Recommender:
     def _query_explanations(self, item: int, k: int) -> list[Explanation]:
         """One-edge paths from an entity named in the query (a person, genre...) to the
         movie, e.g. "Jackie Brown: directed by Quentin Tarantino, as your query asks"."""
-        from kgrec.explain.paths import Explanation, PathStep
+        from kgrec.explain import Explanation, PathStep
 
         movie = self.kg_.nodes["movie"][item]
         out = []

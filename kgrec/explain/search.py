@@ -32,7 +32,6 @@ one query costs about a millisecond on an ML-100K-sized graph.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,188 +39,29 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kgrec.data.dataset import entity_type
-from kgrec.graph.knowledge_graph import RATED, EdgeType
+from kgrec.explain.index import GraphIndex, MovieEntityRelation, csr, gather
+from kgrec.explain.render import render, unambiguous_titles
+from kgrec.explain.types import STRONG_RELATIONS, Explanation, PathStep
+from kgrec.graph.knowledge_graph import RATED
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from kgrec.graph.knowledge_graph import KnowledgeGraph
 
-__all__ = ["KINDS", "Explanation", "PathExplainer", "PathStep", "path_exists"]
+__all__ = ["AnchorEffect", "PathExplainer"]
 
-#: Kinds of explanation, in tie-breaking order.
-KINDS = ("content", "collaborative", "kg")
 _CONTENT, _COLLAB, _KG = 0, 1, 2
-#: Internal user index of a person who is not in the graph (:meth:`PathExplainer.explain_from`).
-_VIRTUAL = -1
+#: User index of a person who is not in the graph (:meth:`PathExplainer.explain_from`).
+NO_USER = -1
 
 #: Salience factor per hop beyond 3 for ``"kg"`` paths.
 HOP_DISCOUNT = 0.5
 
-
-# -- typed results -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PathStep:
-    """One edge of a path, stored as it exists in the graph.
-
-    Attributes:
-        head, relation, tail: the edge ``head -relation-> tail`` (entity ids), exactly as
-            in ``kg.edges[(type(head), relation, type(tail))]``.
-        forward: ``True`` when the path walks ``head → tail``, ``False`` when it walks the
-            edge backwards (``tail → head``), e.g. the last step of ``A -directed_by-> P
-            <-directed_by- T``.
-    """
-
-    head: str
-    relation: str
-    tail: str
-    forward: bool = True
-
-    @property
-    def source(self) -> str:
-        """Node the path leaves by this step."""
-        return self.head if self.forward else self.tail
-
-    @property
-    def target(self) -> str:
-        """Node the path reaches by this step."""
-        return self.tail if self.forward else self.head
-
-    def __repr__(self) -> str:
-        if self.forward:
-            return f"{self.head} -{self.relation}-> {self.tail}"
-        return f"{self.tail} <-{self.relation}- {self.head}"
-
-
-@dataclass(frozen=True, repr=False)
-class Explanation:
-    """Why ``item`` is recommended to ``user``: one path and its sentence.
-
-    Attributes:
-        user, item: entity ids (``"user:7"``, ``"movie:50"``). ``user`` is ``""`` for a
-            person who is not in the graph (:meth:`PathExplainer.explain_from`: a
-            cold-start user's stated likes or a text query); the path then starts at
-            the anchor.
-        kind: ``"content"``, ``"collaborative"`` or ``"kg"``.
-        steps: the path, from ``user`` to ``item`` (from ``anchor`` to ``item`` when
-            ``user`` is ``""``), each step an existing graph edge.
-        anchor: the movie of the user's history (or the stated like) the path starts
-            from: ``steps[0].tail``, or the first node when ``user`` is ``""``.
-        shared: the entity the anchor and the item share (director, actor, genre...), the
-            node before ``item`` for ``"kg"`` paths; ``None`` for collaborative paths and
-            direct movie–movie links.
-        salience: ranking score in ``[0, 1]`` (see :class:`PathExplainer`).
-        text: the sentence (:func:`kgrec.explain.render.render`).
-        support: collaborative paths: number of other users who rated the anchor(s) and
-            the item; 0 otherwise.
-        co_anchors: further anchors named in a merged collaborative sentence ("people who
-            liked Heat and Casino..."); the steps go through ``anchor`` only.
-    """
-
-    user: str
-    item: str
-    kind: str
-    steps: tuple[PathStep, ...]
-    anchor: str | None
-    shared: str | None
-    salience: float
-    text: str
-    support: int = 0
-    co_anchors: tuple[str, ...] = ()
-
-    @property
-    def hops(self) -> int:
-        """Number of edges in the path (for ``user=""`` the stated like is not an edge,
-        so a content path has 2 hops instead of 3)."""
-        return len(self.steps)
-
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        """Entity ids along the path, ``user`` (or, when ``user`` is ``""``, ``anchor``)
-        first and ``item`` last."""
-        if not self.steps:
-            return ()
-        return (self.steps[0].source,) + tuple(s.target for s in self.steps)
-
-    @property
-    def relation(self) -> str | None:
-        """The relation that links anchor and item (``"directed_by"``, ``"rated"`` for
-        collaborative paths, the last relation for ``"kg"`` paths)."""
-        return self.steps[-1].relation if self.steps else None
-
-    @property
-    def path_type(self) -> str:
-        """``"content:<relation>"``, ``"collaborative"`` or ``"kg"``: what
-        :func:`kgrec.explain.quality.path_type_diversity` counts."""
-        if self.kind == "content":
-            return f"content:{self.relation}"
-        return self.kind
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        hops = f"{self.hops} hop" + ("" if self.hops == 1 else "s")
-        return f"{self.text} [{self.kind}, {hops}, salience {self.salience:.3f}]"
-
-
-# -- CSR helpers ----------------------------------------------------------------------------
-def _csr(rows: np.ndarray, cols: np.ndarray, n_rows: int, *extra: np.ndarray
-         ) -> tuple[np.ndarray, ...]:
-    """``(indptr [n_rows + 1], cols sorted by (row, col), *extra in the same order)``."""
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    order = np.lexsort((cols, rows))
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return (indptr, cols[order], *(np.asarray(e)[order] for e in extra))
-
-
-def _gather(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of all CSR entries of ``rows`` and, per position, which row (index into
-    ``rows``) it belongs to; rows' entries stay contiguous and in order."""
-    starts = indptr[rows]
-    lens = indptr[rows + 1] - starts
-    total = int(lens.sum())
-    if total == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
-    offsets = np.cumsum(lens) - lens
-    positions = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lens)
-    return positions, owner
-
-
-def _rarity(degree: np.ndarray, num_items: int) -> np.ndarray:
-    """``log(1 + I / max(degree, 1)) / log(1 + I)``: 1 for an entity of one movie."""
-    if num_items <= 1:
-        return np.ones(len(degree), dtype=np.float64)
-    return np.log1p(num_items / np.maximum(degree, 1)) / math.log1p(num_items)
-
-
-class _Side:
-    """A relation between movies and side entities, usable for content paths: its
-    entity → movies CSR and each entity's rarity."""
-
-    def __init__(self, edge_type: EdgeType, movie_is_head: bool, index: np.ndarray,
-                 num_items: int, num_entities: int):
-        self.edge_type = edge_type
-        self.relation = edge_type[1]
-        self.movie_is_head = movie_is_head
-        self.entity_type = edge_type[2] if movie_is_head else edge_type[0]
-        movies, ents = (index[0], index[1]) if movie_is_head else (index[1], index[0])
-        self.e_ptr, self.e_mov = _csr(ents, movies, num_entities)
-        self.rarity = _rarity(np.diff(self.e_ptr), num_items)
-
-
-class _Link:
-    """A movie → movie relation seen from the target: ``incoming`` means ``A -r-> T``."""
-
-    def __init__(self, edge_type: EdgeType, incoming: bool, index: np.ndarray, num_items: int):
-        self.edge_type = edge_type
-        self.relation = edge_type[1]
-        self.incoming = incoming
-        # rows: the target T; cols: the anchor A
-        rows, cols = (index[1], index[0]) if incoming else (index[0], index[1])
-        self.ptr, self.nbr = _csr(rows, cols, num_items)
+#: ``effect(user_index, history [n]) -> [n, I]``: how much removing each history movie
+#: lowers every item's score, :math:`s(H)_i - s(H \setminus \{h_j\})_i`
+#: (:func:`kgrec.explain.effect.leave_one_out`).
+AnchorEffect = Callable[[int, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -246,6 +86,7 @@ def _concat(parts: list[_Candidates]) -> _Candidates:
         return _Candidates(np.zeros(0, np.int8), *(np.zeros(0, np.int64) for _ in fields[1:-1]),
                            np.zeros(0, np.float64))
     return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
 
 
 # -- the explainer --------------------------------------------------------------------------
@@ -275,8 +116,28 @@ class PathExplainer:
     * kg: the geometric mean of the rarities of the intermediate nodes (movies count 1),
       times :math:`0.5^{\\,\\text{hops} - 3}`.
 
-    Ties are broken by kind (content, collaborative, kg), relation name, anchor index and
-    shared-entity index, so results are deterministic.
+    Ranking. Candidates are ordered by salience (ties broken by kind, relation name,
+    anchor index and shared-entity index, so results are deterministic), with two rules
+    that keep explanations honest:
+
+    * **Strong before weak.** The top explanation is a strong one (same director, writer,
+      cast member, genre, sequel or prequel, or co-watching; see
+      :mod:`kgrec.explain.types`) whenever any strong path exists; weak relations
+      (country, language, content rating, awards, production company, producer, ...)
+      come after.
+    * **The anchor the model depends on.** With ``anchor_effect`` (the model's own
+      leave-one-out effect, :func:`kgrec.explain.effect.leave_one_out`), the top
+      explanation's anchor is the path-connected liked movie whose removal from the
+      history lowers the item's score most, :math:`\arg\max_A\, s(H)_T - s(H
+      \setminus \{A\})_T`; its most salient strong path is shown first.
+
+    Only *liked* movies anchor an explanation, and only users who liked both movies count
+    as co-raters: a rating is a like when it is at least the rater's own mean rating
+    (``liked="user_mean"``, the default), so "you liked X" is never said of a movie the
+    user rated below their average. Two movies of the catalogue that are the same film
+    (the same title and year, as ML-100K's two *Chasing Amy* entries) never explain each
+    other, and titles shared by several films are written with their year
+    (:func:`kgrec.explain.render.unambiguous_titles`).
 
     :meth:`explain` starts from a user of the graph; :meth:`explain_from` starts from the
     movies a person who is not in the graph says they like (:math:`w = 1` for each).
@@ -287,17 +148,22 @@ class PathExplainer:
         item_similarity: optional similarity of two movies (indices): a callable
             ``(anchor, target) -> float``, a square ``[I, I]`` similarity matrix, or an
             ``[I, d]`` embedding matrix (cosine); numpy arrays or torch tensors.
+        anchor_effect: optional ``effect(user_index, history) -> [n, I]`` (see
+            :data:`AnchorEffect`), called once per user with every movie the user rated.
+        movies: optional items table (``item_id``, ``title``, ``year``) of the dataset:
+            titles shared by several films get their year, and same-film duplicates are
+            found. Without it, movies are named by their labels.
         max_hops: longest path searched (≥ 3; default 4).
         max_paths: most ``"kg"`` paths kept per query (they are searched only when no
             content or collaborative path exists).
-        min_anchor_rating: only ratings ``>=`` this count as "liked" for anchors and
-            co-raters (default: every ``rated`` edge, as the graph treats every rating
-            as an implicit positive).
+        liked: which ratings are likes: ``"user_mean"`` (default), a rating threshold, or
+            ``None`` (every rating, as for implicit feedback).
         node_budget: most nodes each side of the ``"kg"`` path search may visit.
     """
 
-    def __init__(self, kg: KnowledgeGraph, *, item_similarity: Any = None, max_hops: int = 4,
-                 max_paths: int = 3, min_anchor_rating: float | None = None,
+    def __init__(self, kg: KnowledgeGraph, *, item_similarity: Any = None,
+                 anchor_effect: AnchorEffect | None = None, movies: pd.DataFrame | None = None,
+                 max_hops: int = 4, max_paths: int = 3, liked: str | float | None = "user_mean",
                  node_budget: int = 20_000):
         if max_hops < 3:
             raise ValueError(f"max_hops must be at least 3 (content paths have 3 hops), "
@@ -309,18 +175,19 @@ class PathExplainer:
         self.kg = kg
         self.max_hops = int(max_hops)
         self.max_paths = int(max_paths)
-        self.min_anchor_rating = min_anchor_rating
+        self.liked = liked
         self.node_budget = int(node_budget)
         self.num_items = kg.num_items
         self.num_users = kg.num_users
         self._similarity = self._make_similarity(item_similarity)
-        self._build_ratings()
-        self._build_sources()
-        self._build_global()
-        self._source_offsets = np.array(
-            [self._offset[s.entity_type] if isinstance(s, _Side) else 0 for s in self._sources]
-            + [0], dtype=np.int64)
+        self._anchor_effect = anchor_effect
+        self.index = GraphIndex(kg, liked)
+        self.titles, self.same_film = unambiguous_titles(kg, movies)
+        strong = [s.relation in STRONG_RELATIONS for s in self.index.sources]
+        #: per source (and one extra for collaborative candidates): whether it is weak
+        self._source_weak = np.array([not x for x in strong] + [False], dtype=bool)
         self._user_cache: tuple[Any, ...] | None = None
+        self._effect_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
     # -- construction ------------------------------------------------------------------
     def _make_similarity(self, sim: Any) -> Callable[[np.ndarray, int], np.ndarray] | None:
@@ -344,114 +211,6 @@ class PathExplainer:
         unit = matrix / np.maximum(norms, 1e-12)
         return lambda anchors, t: unit[anchors] @ unit[t]
 
-    def _build_ratings(self) -> None:
-        kg = self.kg
-        index = kg.edges.get(RATED, np.zeros((2, 0), dtype=np.int64))
-        ratings = kg.ratings.astype(np.float64)
-        if ratings.size:
-            lo, hi = float(ratings.min()), float(ratings.max())
-        else:
-            lo = hi = 1.0
-        weight = (ratings - lo + 1.0) / (hi - lo + 1.0)
-        keep = np.ones(len(ratings), dtype=bool)
-        if self.min_anchor_rating is not None:
-            keep = ratings >= self.min_anchor_rating
-        users, movies, weight = index[0][keep], index[1][keep], weight[keep]
-        self._u_ptr, self._u_items, self._u_weight = _csr(users, movies, self.num_users, weight)
-        self._m_ptr, self._m_users = _csr(movies, users, self.num_items)
-        self._raters = np.diff(self._m_ptr)
-
-    def _build_sources(self) -> None:
-        """Content-path sources: movie–entity relations (both storage directions) and
-        movie–movie links (both directions), sorted by relation name."""
-        sides: list[_Side] = []
-        links: list[_Link] = []
-        n = self.num_items
-        for edge_type, index in self.kg.edges.items():
-            src, rel, dst = edge_type
-            if "user" in (src, dst):
-                continue
-            if src == "movie" and dst == "movie":
-                links.append(_Link(edge_type, True, index, n))
-                links.append(_Link(edge_type, False, index, n))
-            elif src == "movie":
-                sides.append(_Side(edge_type, True, index, n, self.kg.num_nodes(dst)))
-            elif dst == "movie":
-                sides.append(_Side(edge_type, False, index, n, self.kg.num_nodes(src)))
-        sides.sort(key=lambda s: (s.relation, s.entity_type, not s.movie_is_head))
-        links.sort(key=lambda k: (k.relation, not k.incoming))
-        self._links = links
-        self._sources: list[_Side | _Link] = sorted(
-            [*sides, *links], key=lambda s: (s.relation, isinstance(s, _Link)))
-        self._source_id = {id(s): i for i, s in enumerate(self._sources)}
-        self._relation_rank = {r: i for i, r in enumerate(sorted({s.relation
-                                                                   for s in self._sources}))}
-        self._source_relation = np.array([self._relation_rank[s.relation]
-                                          for s in self._sources] + [0], dtype=np.int64)
-        # all movie–entity pairs in one structure: a "slot" is one (side, entity) pair
-        slot_movies, slot_ids, slot_source, slot_entity, slot_rarity = [], [], [], [], []
-        n_slots = 0
-        for side in sides:
-            degree = np.diff(side.e_ptr)
-            present = np.flatnonzero(degree)
-            local = np.full(len(degree), -1, dtype=np.int64)
-            local[present] = n_slots + np.arange(len(present))
-            ents = np.repeat(np.arange(len(degree)), degree)
-            slot_movies.append(side.e_mov)
-            slot_ids.append(local[ents])
-            slot_source.append(np.full(len(present), self._source_id[id(side)], np.int64))
-            slot_entity.append(present)
-            slot_rarity.append(side.rarity[present])
-            n_slots += len(present)
-        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
-        movies, ids = cat(slot_movies, np.int64), cat(slot_ids, np.int64)
-        self._ms_ptr, self._m_slots = _csr(movies, ids, n)
-        self._sm_ptr, self._s_movies = _csr(ids, movies, n_slots)
-        self._slot_source = cat(slot_source, np.int64)
-        self._slot_entity = cat(slot_entity, np.int64)
-        self._slot_rarity = cat(slot_rarity, np.float64)
-
-    def _build_global(self) -> None:
-        """One undirected adjacency over all non-user nodes (item-side graph), for the
-        ``"kg"`` path search."""
-        kg = self.kg
-        self._types = list(kg.nodes)
-        sizes = np.array([kg.num_nodes(t) for t in self._types], dtype=np.int64)
-        self._starts = np.concatenate([[0], np.cumsum(sizes)])
-        self._offset = {t: int(self._starts[i]) for i, t in enumerate(self._types)}
-        n_global = int(self._starts[-1])
-        self._edge_types = [et for et in kg.edges if "user" not in (et[0], et[2])]
-        rows, cols, etypes, fwd = [], [], [], []
-        for t_id, (src, rel, dst) in enumerate(self._edge_types):
-            index = kg.edges[(src, rel, dst)]
-            h = index[0] + self._offset[src]
-            t = index[1] + self._offset[dst]
-            rows += [h, t]
-            cols += [t, h]
-            etypes += [np.full(len(h), t_id, dtype=np.int64)] * 2
-            fwd += [np.ones(len(h), dtype=bool), np.zeros(len(h), dtype=bool)]
-        if rows:
-            r, c = np.concatenate(rows), np.concatenate(cols)
-            e, f = np.concatenate(etypes), np.concatenate(fwd)
-        else:
-            r = c = e = np.zeros(0, dtype=np.int64)
-            f = np.zeros(0, dtype=bool)
-        order = np.lexsort((~f, e, c, r))
-        r, c, e, f = r[order], c[order], e[order], f[order]
-        self._g_ptr = np.zeros(n_global + 1, dtype=np.int64)
-        np.cumsum(np.bincount(r, minlength=n_global), out=self._g_ptr[1:])
-        self._g_nbr, self._g_etype, self._g_fwd = c, e, f
-        self._g_degree = np.diff(self._g_ptr)
-        movie_lo = self._offset["movie"]
-        movie_hi = movie_lo + self.num_items
-        pairs = np.unique(r * max(n_global, 1) + c) if r.size else r
-        pr, pc = pairs // max(n_global, 1), pairs % max(n_global, 1)
-        to_movie = (pc >= movie_lo) & (pc < movie_hi)
-        movie_degree = np.bincount(pr[to_movie], minlength=n_global)
-        self._g_rarity = _rarity(movie_degree, self.num_items)
-        self._g_rarity[movie_lo:movie_hi] = 1.0
-        self._n_global = n_global
-
     # -- id handling -------------------------------------------------------------------
     def _resolve(self, value: Any, kind: str) -> int:
         n = self.kg.num_nodes(kind)
@@ -472,28 +231,47 @@ class PathExplainer:
         return self.kg.nodes[kind][idx]
 
     def _user_entity(self, u: int) -> str:
-        """Entity id of user ``u``; ``""`` for ``_VIRTUAL`` (a person not in the graph)."""
-        return "" if u == _VIRTUAL else self.kg.nodes["user"][u]
+        """Entity id of user ``u``; ``""`` for ``NO_USER`` (a person not in the graph)."""
+        return "" if u == NO_USER else self.kg.nodes["user"][u]
 
-    def _global_entity(self, g: int) -> str:
-        t = int(np.searchsorted(self._starts, g, side="right")) - 1
-        return self.kg.nodes[self._types[t]][g - int(self._starts[t])]
 
     def _history(self, u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                          np.ndarray]:
         """User ``u``'s liked movies, their weights w(r), the dense weight vector [I], and
-        the raters of each liked movie (CSR gather: rater ids, owning movie position).
-        Cached for the last user, since a top-10 list asks ten times for one user."""
+        the users who liked each of them (CSR gather: ``raters``, and ``rater_anchor``,
+        the position in the liked movies each rater belongs to). Cached for the last
+        user, since a top-10 list asks ten times for one user."""
         cache = self._user_cache
         if cache is not None and cache[0] == u:
             return cache[1:]
-        lo, hi = self._u_ptr[u], self._u_ptr[u + 1]
-        items, weights = self._u_items[lo:hi], self._u_weight[lo:hi]
+        ix = self.index
+        lo, hi = ix.liked_ptr[u], ix.liked_ptr[u + 1]
+        items, weights = ix.liked_movies[lo:hi], ix.liked_weight[lo:hi]
         dense = np.zeros(self.num_items, dtype=np.float64)
         dense[items] = weights
-        pos, owner = _gather(self._m_ptr, items)
-        self._user_cache = (u, items, weights, dense, self._m_users[pos], owner)
+        positions, rater_anchor = gather(ix.liker_ptr, items)
+        self._user_cache = (u, items, weights, dense, ix.likers[positions], rater_anchor)
         return self._user_cache[1:]
+
+    def _effects(self, u: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The user's rated movies [n] and the model's leave-one-out effects [n, I]
+        (``None`` without ``anchor_effect`` or for a person not in the graph)."""
+        if self._anchor_effect is None or u == NO_USER:
+            return None
+        cache = self._effect_cache
+        if cache is None or cache[0] != u:
+            ix = self.index
+            history = ix.rated_movies[ix.rated_ptr[u]:ix.rated_ptr[u + 1]]
+            effects = np.asarray(self._anchor_effect(u, history), dtype=np.float64)
+            if effects.shape != (len(history), self.num_items):
+                raise ValueError(f"anchor_effect returned shape {effects.shape}, expected "
+                                 f"({len(history)}, {self.num_items})")
+            self._effect_cache = cache = (u, history, effects)
+        return cache[1], cache[2]
+
+    def _same_film_mask(self, t: int) -> np.ndarray:
+        """[I] bool: movies that are the same film as ``t`` (``t`` included)."""
+        return self.same_film == self.same_film[t]
 
     # -- public API --------------------------------------------------------------------
     def explain(self, user: Any, item: Any, k: int | None = 3, *,
@@ -524,8 +302,9 @@ class PathExplainer:
             raise ValueError(f"k must be a positive integer or None, got {k}")
         u = self._resolve(user, "user")
         t = self._resolve(item, "movie")
-        items, weights, dense, co, owner = self._history(u)
-        keep = items != t
+        items, weights, dense, raters, rater_anchor = self._history(u)
+        same = self._same_film_mask(t)
+        keep = ~same[items]  # the item (or another copy of it) never explains itself
         if exclude_items is not None:
             excluded = np.array([self._resolve(x, "movie") for x in exclude_items],
                                 dtype=np.int64)
@@ -533,10 +312,10 @@ class PathExplainer:
                 keep &= ~np.isin(items, excluded)
                 dense = dense.copy()
                 dense[excluded] = 0.0
-        if dense[t]:  # the item itself never anchors its own explanation
+        if dense[same].any():
             dense = dense.copy()
-            dense[t] = 0.0
-        return self._explain(u, t, items, weights, keep, dense, co, owner, k)
+            dense[same] = 0.0
+        return self._explain(u, t, items, weights, keep, dense, raters, rater_anchor, k)
 
     def explain_from(self, anchors: Any, item: Any, k: int | None = 3) -> list[Explanation]:
         """Top-``k`` explanations of ``item`` for a person who is not in the graph and
@@ -591,26 +370,26 @@ class PathExplainer:
                 raise type(err)(f"anchor {pos} ({anchor!r}): {message}") from None
         t = self._resolve(item, "movie")
         items = np.unique(np.array(resolved, dtype=np.int64))
-        items = items[items != t]  # the item never anchors its own explanation
+        items = items[~self._same_film_mask(t)[items]]  # nor does another copy of it
         if not items.size:
             return []
         weights = np.ones(len(items), dtype=np.float64)  # a stated like is a top rating
         dense = np.zeros(self.num_items, dtype=np.float64)
         dense[items] = weights
-        pos, owner = _gather(self._m_ptr, items)
+        positions, rater_anchor = gather(self.index.liker_ptr, items)
         keep = np.ones(len(items), dtype=bool)
-        return self._explain(_VIRTUAL, t, items, weights, keep, dense, self._m_users[pos],
-                             owner, k)
+        return self._explain(NO_USER, t, items, weights, keep, dense,
+                             self.index.likers[positions], rater_anchor, k)
 
     def _explain(self, u: int, t: int, items: np.ndarray, weights: np.ndarray,
-                 keep: np.ndarray, dense: np.ndarray, co: np.ndarray, owner: np.ndarray,
-                 k: int | None) -> list[Explanation]:
-        """Candidates, ranking and materialisation for user ``u`` (``_VIRTUAL`` for a
+                 keep: np.ndarray, dense: np.ndarray, raters: np.ndarray,
+                 rater_anchor: np.ndarray, k: int | None) -> list[Explanation]:
+        """Candidates, ranking and materialisation for user ``u`` (``NO_USER`` for a
         person not in the graph) with anchors ``items`` (weights ``weights``, usable
-        where ``keep``; ``dense`` [I] the usable weights, 0 elsewhere) and their raters
-        ``co``/``owner``."""
+        where ``keep``; ``dense`` [I] the usable weights, 0 elsewhere) and the users who
+        liked them (``raters``, with ``rater_anchor`` their anchor's position)."""
         cands = _concat([self._content(t, dense),
-                         self._collaborative(u, t, items, weights, keep, co, owner)])
+                         self._collaborative(u, t, items, weights, keep, raters, rater_anchor)])
         if len(cands):
             if self._similarity is not None:
                 cands.salience = cands.salience * self._sim_factor(cands.anchor, t)
@@ -626,10 +405,9 @@ class PathExplainer:
         return [self.explain(u, i, k, exclude_items=excluded) for u, i in pairs]
 
     def render(self, explanation: Explanation, *, markdown: bool = False) -> str:
-        """The sentence of ``explanation`` (``markdown=True`` italicises titles)."""
-        from kgrec.explain.render import render
-
-        return render(self.kg, explanation, markdown=markdown)
+        """The sentence of ``explanation`` (``markdown=True`` italicises titles), with
+        unambiguous titles."""
+        return render(self.kg, explanation, markdown=markdown, titles=self.titles)
 
     # -- candidate generation ----------------------------------------------------------
     def _sim_factor(self, anchors: np.ndarray, t: int) -> np.ndarray:
@@ -640,21 +418,21 @@ class PathExplainer:
         """Content candidates: shared entities and direct links with the user's anchors
         (``dense[m] > 0`` marks an anchor, with its weight)."""
         parts = []
-        slots = self._m_slots[self._ms_ptr[t]:self._ms_ptr[t + 1]]
+        slots = self.index.movie_slots[self.index.movie_slot_ptr[t]:self.index.movie_slot_ptr[t + 1]]
         if slots.size:
-            pos, owner = _gather(self._sm_ptr, slots)
-            movies = self._s_movies[pos]
+            positions, slot_of = gather(self.index.slot_movie_ptr, slots)
+            movies = self.index.slot_movies[positions]
             w = dense[movies]
             hit = w > 0
             if hit.any():
-                movies, slot, w = movies[hit], slots[owner[hit]], w[hit]
+                movies, slot, w = movies[hit], slots[slot_of[hit]], w[hit]
                 m = len(movies)
-                parts.append(_Candidates(np.full(m, _CONTENT, np.int8), self._slot_source[slot],
-                                         movies, self._slot_entity[slot],
+                parts.append(_Candidates(np.full(m, _CONTENT, np.int8), self.index.slot_source[slot],
+                                         movies, self.index.slot_entity[slot],
                                          np.full(m, -1, np.int64), np.zeros(m, np.int64),
-                                         w * self._slot_rarity[slot]))
-        for link in self._links:
-            movies = link.nbr[link.ptr[t]:link.ptr[t + 1]]
+                                         w * self.index.slot_rarity[slot]))
+        for link in self.index.links:
+            movies = link.neighbours[link.ptr[t]:link.ptr[t + 1]]
             if not movies.size:
                 continue
             w = dense[movies]
@@ -664,45 +442,69 @@ class PathExplainer:
             movies, w = movies[hit], w[hit]
             m = len(movies)
             parts.append(_Candidates(np.full(m, _CONTENT, np.int8),
-                                     np.full(m, self._source_id[id(link)], np.int64), movies,
+                                     np.full(m, self.index.source_number[id(link)], np.int64), movies,
                                      np.full(m, -1, np.int64), np.full(m, -1, np.int64),
                                      np.zeros(m, np.int64), w))
         return _concat(parts)
 
     def _collaborative(self, u: int, t: int, anchors: np.ndarray, anchor_w: np.ndarray,
-                       usable: np.ndarray, co: np.ndarray, owner: np.ndarray) -> _Candidates:
+                       usable: np.ndarray, raters: np.ndarray, rater_anchor: np.ndarray
+                       ) -> _Candidates:
         """Collaborative candidates: per anchor (``anchors[usable]``), the users other than
-        ``u`` (all users for ``_VIRTUAL``) who rated it and ``t``; ``co``/``owner`` list
-        each anchor's raters."""
-        raters_t = self._m_users[self._m_ptr[t]:self._m_ptr[t + 1]]
-        if not raters_t.size or not usable.any():
+        ``u`` (all users for ``NO_USER``) who liked it and ``t``; ``raters`` lists each
+        anchor's likers and ``rater_anchor`` their anchor's position in ``anchors``."""
+        ix = self.index
+        likers_t = ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]
+        if not likers_t.size or not usable.any():
             return _concat([])
         mask = np.zeros(self.num_users, dtype=bool)
-        mask[raters_t] = True
-        if u != _VIRTUAL:
+        mask[likers_t] = True
+        if u != NO_USER:
             mask[u] = False
-        hit = mask[co]
+        hit = mask[raters]
         if not hit.any():
             return _concat([])
-        owner_hit, co_hit = owner[hit], co[hit]
-        counts = np.bincount(owner_hit, minlength=len(anchors))
+        anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
+        counts = np.bincount(anchor_hit, minlength=len(anchors))
         # raters are sorted within each anchor: the first hit is the smallest co-rater
-        first_pos = np.flatnonzero(np.diff(owner_hit, prepend=-1))
-        first_owner = owner_hit[first_pos]
+        first_pos = np.flatnonzero(np.diff(anchor_hit, prepend=-1))
         first = np.full(len(anchors), -1, dtype=np.int64)
-        first[first_owner] = co_hit[first_pos]
+        first[anchor_hit[first_pos]] = rater_hit[first_pos]
         ok = (counts > 0) & usable
-        cos = counts[ok] / np.sqrt(self._raters[anchors[ok]] * float(len(raters_t)))
+        cos = counts[ok] / np.sqrt(ix.num_likers[anchors[ok]] * float(len(likers_t)))
         m = int(ok.sum())
         return _Candidates(np.full(m, _COLLAB, np.int8), np.full(m, -1, np.int64),
                            anchors[ok].astype(np.int64), np.full(m, -1, np.int64),
                            first[ok], counts[ok].astype(np.int64), anchor_w[ok] * cos)
 
     # -- ranking and materialisation ---------------------------------------------------
+    def _weak(self, c: _Candidates) -> np.ndarray:
+        """[n] bool: candidates through a weak relation (collaborative ones are strong)."""
+        return self._source_weak[np.where(c.source >= 0, c.source, len(self.index.sources))]
+
+    def _order(self, u: int, t: int, c: _Candidates) -> np.ndarray:
+        """Candidate indices in rank order: strong before weak, then salience (ties by
+        kind, relation, anchor, entity); with ``anchor_effect`` the best candidate through
+        the anchor of largest leave-one-out effect on ``t`` goes first (among strong
+        candidates when there are any)."""
+        ix = self.index
+        rank = np.where(c.source >= 0, c.source, len(ix.sources))  # collaborative last
+        weak = self._weak(c)
+        order = np.lexsort((c.entity, c.anchor, rank, c.kind, -c.salience, weak))
+        effects = self._effects(u)
+        if effects is None or not len(order):
+            return order
+        history, matrix = effects
+        rows = np.searchsorted(history, c.anchor)
+        found = (rows < len(history)) & (history[np.minimum(rows, len(history) - 1)]
+                                         == c.anchor)
+        effect = np.where(found, matrix[np.minimum(rows, len(history) - 1), t], -np.inf)
+        tier = order[~weak[order]] if (~weak).any() else order
+        best = tier[np.lexsort((np.arange(len(tier)), -effect[tier]))[0]]
+        return np.concatenate([[best], order[order != best]])
+
     def _select(self, u: int, t: int, c: _Candidates, k: int | None) -> list[Explanation]:
-        n_sources = len(self._sources)
-        rank = np.where(c.source >= 0, c.source, n_sources)  # collaborative after content
-        order = np.lexsort((c.entity, c.anchor, rank, c.kind, -c.salience))
+        order = self._order(u, t, c)
         if k is None:
             return [self._materialise(u, t, c, int(i)) for i in order]
         # one explanation per shared entity and per (anchor, relation), one collaborative
@@ -711,8 +513,8 @@ class PathExplainer:
         _, first = np.unique(group[order], return_index=True)
         distinct = order[np.sort(first)]
         pair = np.where(c.kind == _COLLAB, -1,
-                        c.anchor * (len(self._relation_rank) + 1)
-                        + self._source_relation[np.maximum(c.source, 0)])
+                        c.anchor * (len(self.index.relation_rank) + 1)
+                        + self.index.source_relation[np.maximum(c.source, 0)])
         _, first = np.unique(pair[distinct], return_index=True)
         chosen = distinct[np.sort(first)][:k]
         out = []
@@ -726,8 +528,8 @@ class PathExplainer:
 
     def _entity_group(self, c: _Candidates) -> np.ndarray:
         """Global node id of each candidate's shared entity (-1 where none)."""
-        src = np.where(c.source >= 0, c.source, len(self._sources))
-        return np.where(c.entity >= 0, self._source_offsets[src] + c.entity, -1)
+        src = np.where(c.source >= 0, c.source, len(self.index.sources))
+        return np.where(c.entity >= 0, self.index.source_offsets[src] + c.entity, -1)
 
     def _materialise(self, u: int, t: int, c: _Candidates, i: int, *,
                      support: int | None = None, co_anchors: tuple[str, ...] = ()
@@ -745,9 +547,9 @@ class PathExplainer:
                      PathStep(other, RATED[1], item, True))
         else:
             kind = "content"
-            source = self._sources[int(c.source[i])]
+            source = self.index.sources[int(c.source[i])]
             rel = source.relation
-            if isinstance(source, _Side):
+            if isinstance(source, MovieEntityRelation):
                 shared = kg.nodes[source.entity_type][int(c.entity[i])]
                 if source.movie_is_head:
                     steps = (*first, PathStep(anchor, rel, shared, True),
@@ -772,10 +574,10 @@ class PathExplainer:
         if not second:
             return self._materialise(u, t, c, i)
         anchors = np.array([c.anchor[i], c.anchor[second[0]]], dtype=np.int64)
-        pos, _ = _gather(self._m_ptr, anchors)
-        co = np.unique(self._m_users[pos])
-        raters_t = self._m_users[self._m_ptr[t]:self._m_ptr[t + 1]]
-        both = np.intersect1d(co, raters_t, assume_unique=True)
+        pos, _ = gather(self.index.liker_ptr, anchors)
+        likers = np.unique(self.index.likers[pos])
+        raters_t = self.index.likers[self.index.liker_ptr[t]:self.index.liker_ptr[t + 1]]
+        both = np.intersect1d(likers, raters_t, assume_unique=True)
         support = int(len(both) - np.count_nonzero(both == u))
         co_anchor = self._entity("movie", int(c.anchor[second[0]]))
         return self._materialise(u, t, c, i, support=support, co_anchors=(co_anchor,))
@@ -785,22 +587,22 @@ class PathExplainer:
         """Distances (``int16``, -1 unreached) from ``sources`` over the item-side graph,
         up to ``depth``; each layer expands its lowest-degree nodes first and stops
         before the number of visited nodes could exceed ``node_budget``."""
-        dist = np.full(self._n_global, -1, dtype=np.int16)
+        dist = np.full(self.index.num_nodes, -1, dtype=np.int16)
         frontier = np.unique(sources)
         dist[frontier] = 0
         visited = len(frontier)
         for d in range(1, depth + 1):
             if not frontier.size:
                 break
-            degree = self._g_degree[frontier]
+            degree = self.index.node_degree[frontier]
             order = np.lexsort((frontier, degree))
             frontier, degree = frontier[order], degree[order]
             room = self.node_budget - visited
             frontier = frontier[np.cumsum(degree) <= room]
             if not frontier.size:
                 break
-            pos, _ = _gather(self._g_ptr, frontier)
-            nbr = self._g_nbr[pos]
+            pos, _ = gather(self.index.node_ptr, frontier)
+            nbr = self.index.node_neighbours[pos]
             nbr = np.unique(nbr[dist[nbr] < 0])
             dist[nbr] = d
             visited += len(nbr)
@@ -813,7 +615,7 @@ class PathExplainer:
         path = [start]
         x = start
         while dist[x] > 0:
-            nbr = self._g_nbr[self._g_ptr[x]:self._g_ptr[x + 1]]
+            nbr = self.index.node_neighbours[self.index.node_ptr[x]:self.index.node_ptr[x + 1]]
             nbr = nbr[dist[nbr] == dist[x] - 1]
             best = nbr[np.lexsort((nbr, -score[nbr]))[0]]
             path.append(int(best))
@@ -831,17 +633,17 @@ class PathExplainer:
 
     def _step(self, x: int, y: int) -> PathStep:
         """The (first, by edge type) graph edge between global nodes ``x`` and ``y``."""
-        lo, hi = self._g_ptr[x], self._g_ptr[x + 1]
-        j = lo + int(np.flatnonzero(self._g_nbr[lo:hi] == y)[0])
-        rel = self._edge_types[int(self._g_etype[j])][1]
-        a, b = self._global_entity(x), self._global_entity(y)
-        return PathStep(a, rel, b, True) if self._g_fwd[j] else PathStep(b, rel, a, False)
+        lo, hi = self.index.node_ptr[x], self.index.node_ptr[x + 1]
+        j = lo + int(np.flatnonzero(self.index.node_neighbours[lo:hi] == y)[0])
+        rel = self.index.edge_types[int(self.index.node_edge_type[j])][1]
+        a, b = self.index.node_entity(x), self.index.node_entity(y)
+        return PathStep(a, rel, b, True) if self.index.node_edge_forward[j] else PathStep(b, rel, a, False)
 
     def _kg_paths(self, u: int, t: int, anchors: np.ndarray, dense: np.ndarray
                   ) -> list[Explanation]:
-        if not anchors.size or self._g_degree[self._offset["movie"] + t] == 0:
+        if not anchors.size or self.index.node_degree[self.index.offset["movie"] + t] == 0:
             return []
-        movie0 = self._offset["movie"]
+        movie0 = self.index.offset["movie"]
         span = self.max_hops - 1          # edges between anchor and target
         depth_a = span // 2
         depth_t = span - depth_a
@@ -854,22 +656,22 @@ class PathExplainer:
         meet = np.flatnonzero(both & (total >= 2))
         if not meet.size:
             return []
-        meet = meet[np.lexsort((meet, -self._g_rarity[meet], total[meet]))]
-        anchor_score = np.zeros(self._n_global, dtype=np.float64)
+        meet = meet[np.lexsort((meet, -self.index.node_rarity[meet], total[meet]))]
+        anchor_score = np.zeros(self.index.num_nodes, dtype=np.float64)
         anchor_score[movie0:movie0 + self.num_items] = dense
-        score_a = np.where(dist_a == 0, anchor_score + 1.0, self._g_rarity)
+        score_a = np.where(dist_a == 0, anchor_score + 1.0, self.index.node_rarity)
         found: dict[tuple[int, ...], float] = {}
         for examined, m in enumerate(meet.tolist()):
             if len(found) >= 2 * self.max_paths or examined >= 16 * self.max_paths:
                 break
             left = self._walk(m, dist_a, score_a)[::-1]     # anchor ... m
-            right = self._walk(m, dist_t, self._g_rarity)   # m ... T
+            right = self._walk(m, dist_t, self.index.node_rarity)   # m ... T
             nodes = tuple(left + right[1:])
             if len(set(nodes)) != len(nodes) or nodes in found or self._is_content(nodes):
                 continue
             a = nodes[0] - movie0
             middle = np.array(nodes[1:-1], dtype=np.int64)
-            quality = float(np.exp(np.mean(np.log(np.maximum(self._g_rarity[middle], 1e-12)))))
+            quality = float(np.exp(np.mean(np.log(np.maximum(self.index.node_rarity[middle], 1e-12)))))
             # the rated edge (or stated like) plus len(nodes) - 1 edges anchor → item
             hops = len(nodes)
             sal = dense[a] * quality * HOP_DISCOUNT ** (hops - 3)
@@ -880,55 +682,16 @@ class PathExplainer:
         user, item = self._user_entity(u), self._entity("movie", t)
         out = []
         for nodes, sal in ranked[:self.max_paths]:
-            anchor = self._global_entity(nodes[0])
+            anchor = self.index.node_entity(nodes[0])
             first = (PathStep(user, RATED[1], anchor, True),) if user else ()
             steps = (*first, *(self._step(x, y) for x, y in zip(nodes, nodes[1:])))
-            expl = Explanation(user, item, "kg", steps, anchor, self._global_entity(nodes[-2]),
+            expl = Explanation(user, item, "kg", steps, anchor, self.index.node_entity(nodes[-2]),
                                float(sal), "")
             out.append(dataclasses.replace(expl, text=self.render(expl)))
         return out
 
     def __repr__(self) -> str:
-        return (f"PathExplainer({self.kg!r}, sources={len(self._sources)}, "
+        return (f"PathExplainer({self.kg!r}, sources={len(self.index.sources)}, "
                 f"max_hops={self.max_hops}, max_paths={self.max_paths})")
 
-
-# -- checking ------------------------------------------------------------------------------
-def _edge_exists(kg: KnowledgeGraph, head: str, relation: str, tail: str) -> bool:
-    try:
-        edge_type = (entity_type(head), relation, entity_type(tail))
-    except ValueError:
-        return False
-    index = kg.edges.get(edge_type)
-    if index is None or not kg.has(head) or not kg.has(tail):
-        return False
-    h, t = kg.index(head), kg.index(tail)
-    return bool(np.any((index[0] == h) & (index[1] == t)))
-
-
-def path_exists(kg: KnowledgeGraph, explanation: Explanation) -> bool:
-    """Whether ``explanation`` is a real path of ``kg``.
-
-    True when the steps are non-empty, each is an edge of ``kg`` (``head -relation->
-    tail`` in ``kg.edges``), consecutive steps connect (each step's target is the next
-    step's source), the path starts at ``explanation.user`` and ends at
-    ``explanation.item``, the anchor (if any) is the node after the user, and the shared
-    entity (if any) lies on the path. For a person not in the graph (``user == ""``,
-    :meth:`PathExplainer.explain_from`) the path must instead start at the anchor, which
-    must be given.
-    """
-    steps = explanation.steps
-    if not steps:
-        return False
-    nodes = explanation.nodes
-    start = explanation.user or explanation.anchor
-    if start is None or nodes[0] != start or nodes[-1] != explanation.item:
-        return False
-    if any(a.target != b.source for a, b in zip(steps, steps[1:])):
-        return False
-    if explanation.user and explanation.anchor is not None and nodes[1] != explanation.anchor:
-        return False
-    if explanation.shared is not None and explanation.shared not in nodes[1:-1]:
-        return False
-    return all(_edge_exists(kg, s.head, s.relation, s.tail) for s in steps)
 
