@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     users = [users[i] for i in sorted(rng.choice(len(users), min(args.users, len(users)),
                                                  replace=False))]
     per_item, tops, directors, directors_named, hetrec_disagrees = [], [], 0, 0, 0
+    unnamed_examples: list[str] = []
     for user in users:
         for r in rec.recommend(user, k=10, explain=True):
             expl = list(r.explanations)
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                 if e.relation == "directed_by" and e.shared:
                     directors += 1
                     name = kg.labels.get(e.shared)
+                    if not name:
+                        unnamed_examples.append(e.text)
                     if name:
                         directors_named += 1
                         # HetRec names each film's director, with errors of its own
@@ -242,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  FALSE:", text)
     print(f"directors: {directors_named:,} of {directors:,} director explanations name the "
           f"director ({directors_named / max(directors, 1):.1%})")
+    for text in sorted(set(unnamed_examples))[:8]:
+        print("  unnamed:", text)
     print(f"  (films of named-director explanations whose HetRec entry names someone else: "
           f"{hetrec_disagrees})")
     print(f"liked below the user's mean: {liked_below}")

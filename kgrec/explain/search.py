@@ -40,7 +40,7 @@ import numpy as np
 
 from kgrec.data.dataset import entity_type
 from kgrec.explain.index import GraphIndex, MovieEntityRelation, csr, gather
-from kgrec.explain.render import render, unambiguous_titles
+from kgrec.explain.render import display_name, render, unambiguous_titles
 from kgrec.explain.types import STRONG_RELATIONS, Explanation, PathStep
 from kgrec.graph.knowledge_graph import RATED
 
@@ -125,6 +125,9 @@ class PathExplainer:
       :mod:`kgrec.explain.types`) whenever any strong path exists; weak relations
       (country, language, content rating, awards, production company, producer, ...)
       come after.
+    * **Named before unnamed.** Within a tier, a path through an entity with a readable
+      name (a labelled director) comes before one through an unnamed entity (a Freebase
+      id), whatever their salience.
     * **The anchor the model depends on.** With ``anchor_effect`` (the model's own
       leave-one-out effect, :func:`kgrec.explain.effect.leave_one_out`), the top
       explanation's anchor is the path-connected liked movie whose removal from the
@@ -186,6 +189,10 @@ class PathExplainer:
         strong = [s.relation in STRONG_RELATIONS for s in self.index.sources]
         #: per source (and one extra for collaborative candidates): whether it is weak
         self._source_weak = np.array([not x for x in strong] + [False], dtype=bool)
+        #: per node of the item-side graph: whether it has a readable name
+        self._named_node = np.array([display_name(kg, e) is not None
+                                     for t in self.index.node_types for e in kg.nodes[t]],
+                                    dtype=bool)
         self._user_cache: tuple[Any, ...] | None = None
         self._effect_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
@@ -483,14 +490,17 @@ class PathExplainer:
         return self._source_weak[np.where(c.source >= 0, c.source, len(self.index.sources))]
 
     def _order(self, u: int, t: int, c: _Candidates) -> np.ndarray:
-        """Candidate indices in rank order: strong before weak, then salience (ties by
-        kind, relation, anchor, entity); with ``anchor_effect`` the best candidate through
+        """Candidate indices in rank order: strong before weak, then a shared entity with
+        a name before one without ("directed by Alfred Hitchcock" says more than "shares a
+        director"), then salience (ties by kind, relation, anchor, entity); with ``anchor_effect`` the best candidate through
         the anchor of largest leave-one-out effect on ``t`` goes first (among strong
         candidates when there are any)."""
         ix = self.index
         rank = np.where(c.source >= 0, c.source, len(ix.sources))  # collaborative last
         weak = self._weak(c)
-        order = np.lexsort((c.entity, c.anchor, rank, c.kind, -c.salience, weak))
+        nodes = self._entity_group(c)
+        unnamed = (nodes >= 0) & ~self._named_node[np.maximum(nodes, 0)]
+        order = np.lexsort((c.entity, c.anchor, rank, c.kind, -c.salience, unnamed, weak))
         effects = self._effects(u)
         if effects is None or not len(order):
             return order

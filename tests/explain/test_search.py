@@ -404,3 +404,20 @@ def test_a_film_listed_twice_never_explains_itself_and_titles_are_unambiguous():
     bare = PathExplainer(kg)
     assert bare.titles["movie:3"] == "Sabrina [item 3]"
     assert any(e.anchor == "movie:1" for e in bare.explain("u1", "2", k=None))
+
+
+def test_named_entity_before_unnamed_within_a_tier():
+    """Film 2 shares an unnamed Freebase director (one film each: rarest) with 1 and a
+    named director of three films with 3: the named one is shown first."""
+    titles = {str(i): f"Film {i}" for i in range(1, 7)}
+    triples = [("movie:1", "directed_by", "person:m.0x"), ("movie:2", "directed_by", "person:m.0x"),
+               ("movie:2", "written_by", "person:QT"), ("movie:3", "written_by", "person:QT"),
+               ("movie:4", "written_by", "person:QT")]
+    ratings = [("u1", "1", 5), ("u1", "3", 5)]
+    kg = KnowledgeGraph.from_dataset(_world(triples, ratings, titles))
+    paths = PathExplainer(kg).explain("u1", "2", k=None)
+    unnamed = next(e for e in paths if e.shared == "person:m.0x")
+    named = next(e for e in paths if e.shared == "person:QT")
+    assert unnamed.salience > named.salience
+    assert paths[0] is named or paths[0] == named
+    assert "Quentin Tarantino" in paths[0].text
