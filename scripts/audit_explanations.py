@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model name (default: the config's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--all-users", action="store_true",
+                        help="also report test metrics and the benchmark's explanation "
+                        "metrics (every user's top-10) for the fitted model")
     args = parser.parse_args(argv)
 
     import torch
@@ -264,6 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fidelity: {fid!r}")
     print(f"kinds of top explanations: {dict(Counter(e.kind for e in tops))}; strong: "
           f"{sum(e.strong for e in tops) / max(len(tops), 1):.1%}")
+    if args.all_users:
+        from kgrec.benchmark import explanation_quality
+        from kgrec.evaluate import to_csr
+
+        print("test metrics:", {k: round(v, 4) for k, v in
+                                rec.evaluate(split.test).metrics.items()})
+        mask = (kg.interaction_matrix() + to_csr(split.valid, kg)).tocsr()
+        quality = explanation_quality(model, kg, mask, rec.features_, movies=ds.items)
+        print("every user's top-10:", repr(quality))
     return 0 if verdicts["false"] == 0 and liked_below == 0 else 1
 
 

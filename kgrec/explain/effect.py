@@ -57,7 +57,8 @@ def leave_one_out(score_history: Callable[[Any], Any], num_items: int, *,
     return effect
 
 
-def model_anchor_effect(model: Any, num_items: int) -> Callable[[int, np.ndarray], np.ndarray] | None:
+def model_anchor_effect(model: Any, num_items: int
+                        ) -> Callable[[int, np.ndarray], np.ndarray] | None:
     """:func:`leave_one_out` of ``model.score_history``, or ``None`` when the model cannot
     score histories (``NotImplementedError``)."""
     import torch

@@ -283,14 +283,16 @@ class PathExplainer:
     # -- public API --------------------------------------------------------------------
     def explain(self, user: Any, item: Any, k: int | None = 3, *,
                 exclude_items: Iterable[Any] | None = None) -> list[Explanation]:
-        """Top-``k`` explanations of ``item`` for ``user``, most salient first.
+        """Top-``k`` explanations of ``item`` for ``user``, in rank order (strong before
+        weak, named before unnamed, then salience; the first through the anchor the
+        model depends on most when ``anchor_effect`` is given).
 
         With an integer ``k``, at most one explanation per shared entity, one per anchor
         and relation (a Freebase genre and a MovieLens genre of the same pair count
         once) and one collaborative explanation are kept; the collaborative sentence
         names the two best anchors and counts the distinct co-raters of either. With
         ``k=None`` every content and collaborative path is returned (one collaborative
-        explanation per anchor), sorted by salience, without merging. ``"kg"`` paths
+        explanation per anchor), in rank order, without merging. ``"kg"`` paths
         (at most ``max_paths``) are searched only when there is neither.
 
         Args:
@@ -425,7 +427,8 @@ class PathExplainer:
         """Content candidates: shared entities and direct links with the user's anchors
         (``dense[m] > 0`` marks an anchor, with its weight)."""
         parts = []
-        slots = self.index.movie_slots[self.index.movie_slot_ptr[t]:self.index.movie_slot_ptr[t + 1]]
+        ix = self.index
+        slots = ix.movie_slots[ix.movie_slot_ptr[t]:ix.movie_slot_ptr[t + 1]]
         if slots.size:
             positions, slot_of = gather(self.index.slot_movie_ptr, slots)
             movies = self.index.slot_movies[positions]
@@ -434,7 +437,7 @@ class PathExplainer:
             if hit.any():
                 movies, slot, w = movies[hit], slots[slot_of[hit]], w[hit]
                 m = len(movies)
-                parts.append(_Candidates(np.full(m, _CONTENT, np.int8), self.index.slot_source[slot],
+                parts.append(_Candidates(np.full(m, _CONTENT, np.int8), ix.slot_source[slot],
                                          movies, self.index.slot_entity[slot],
                                          np.full(m, -1, np.int64), np.zeros(m, np.int64),
                                          w * self.index.slot_rarity[slot]))
@@ -449,7 +452,7 @@ class PathExplainer:
             movies, w = movies[hit], w[hit]
             m = len(movies)
             parts.append(_Candidates(np.full(m, _CONTENT, np.int8),
-                                     np.full(m, self.index.source_number[id(link)], np.int64), movies,
+                                     np.full(m, ix.source_number[id(link)], np.int64), movies,
                                      np.full(m, -1, np.int64), np.full(m, -1, np.int64),
                                      np.zeros(m, np.int64), w))
         return _concat(parts)
@@ -492,7 +495,8 @@ class PathExplainer:
     def _order(self, u: int, t: int, c: _Candidates) -> np.ndarray:
         """Candidate indices in rank order: strong before weak, then a shared entity with
         a name before one without ("directed by Alfred Hitchcock" says more than "shares a
-        director"), then salience (ties by kind, relation, anchor, entity); with ``anchor_effect`` the best candidate through
+        director"), then salience (ties by kind, relation, anchor, entity); with
+        ``anchor_effect`` the best candidate through
         the anchor of largest leave-one-out effect on ``t`` goes first (among strong
         candidates when there are any)."""
         ix = self.index
@@ -647,7 +651,9 @@ class PathExplainer:
         j = lo + int(np.flatnonzero(self.index.node_neighbours[lo:hi] == y)[0])
         rel = self.index.edge_types[int(self.index.node_edge_type[j])][1]
         a, b = self.index.node_entity(x), self.index.node_entity(y)
-        return PathStep(a, rel, b, True) if self.index.node_edge_forward[j] else PathStep(b, rel, a, False)
+        if self.index.node_edge_forward[j]:
+            return PathStep(a, rel, b, True)
+        return PathStep(b, rel, a, False)
 
     def _kg_paths(self, u: int, t: int, anchors: np.ndarray, dense: np.ndarray
                   ) -> list[Explanation]:
@@ -681,7 +687,8 @@ class PathExplainer:
                 continue
             a = nodes[0] - movie0
             middle = np.array(nodes[1:-1], dtype=np.int64)
-            quality = float(np.exp(np.mean(np.log(np.maximum(self.index.node_rarity[middle], 1e-12)))))
+            rarities = np.maximum(self.index.node_rarity[middle], 1e-12)
+            quality = float(np.exp(np.mean(np.log(rarities))))
             # the rated edge (or stated like) plus len(nodes) - 1 edges anchor → item
             hops = len(nodes)
             sal = dense[a] * quality * HOP_DISCOUNT ** (hops - 3)

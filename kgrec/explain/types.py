@@ -82,9 +82,9 @@ class Explanation:
 
     Attributes:
         user, item: entity ids (``"user:7"``, ``"movie:50"``). ``user`` is ``""`` for a
-            person who is not in the graph (:meth:`~kgrec.explain.search.PathExplainer.explain_from`: a
-            cold-start user's stated likes or a text query); the path then starts at
-            the anchor.
+            person who is not in the graph
+            (:meth:`~kgrec.explain.search.PathExplainer.explain_from`: a cold-start user's
+            stated likes or a text query); the path then starts at the anchor.
         kind: one of :data:`KINDS`: ``"content"``, ``"collaborative"``, ``"kg"``, or
             ``"query"`` (a one-edge path from an entity a text query names to the movie,
             built by :class:`~kgrec.recommender.Recommender`).
@@ -95,7 +95,9 @@ class Explanation:
         shared: the entity the anchor and the item share (director, actor, genre...), the
             node before ``item`` for ``"kg"`` paths; ``None`` for collaborative paths and
             direct movie–movie links.
-        salience: ranking score in ``[0, 1]`` (see :class:`PathExplainer`).
+        salience: the path's score in ``[0, 1]``
+            (:class:`~kgrec.explain.search.PathExplainer`); lists are returned in rank
+            order, which also puts strong before weak relations.
         text: the sentence (:func:`kgrec.explain.render.render`).
         support: collaborative paths: number of other users who rated the anchor(s) and
             the item; 0 otherwise.
@@ -175,8 +177,8 @@ def path_exists(kg: KnowledgeGraph, explanation: Explanation) -> bool:
     step's source), the path starts at ``explanation.user`` and ends at
     ``explanation.item``, the anchor (if any) is the node after the user, and the shared
     entity (if any) lies on the path. For a person not in the graph (``user == ""``,
-    :meth:`~kgrec.explain.search.PathExplainer.explain_from`) the path must instead start at the anchor, which
-    must be given.
+    :meth:`~kgrec.explain.search.PathExplainer.explain_from`) the path must instead start
+    at the anchor, which must be given.
     """
     steps = explanation.steps
     if not steps:

@@ -44,7 +44,8 @@ from kgrec.data.titles import TitleMatch, match_titles
 log = logging.getLogger("kgrec.data")
 
 __all__ = [
-    "DatasetUnavailableError", "LinkAgreement", "director_names", "find_reference", "link_agreement", "ml100k_to_ml20m",
+    "DatasetUnavailableError", "LinkAgreement", "director_names", "find_reference",
+    "link_agreement", "ml100k_to_ml20m",
     "read_ml1m_titles",
 ]
 
