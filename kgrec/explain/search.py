@@ -257,8 +257,9 @@ class PathExplainer:
         dense = np.zeros(self.num_items, dtype=np.float64)
         dense[items] = weights
         positions, rater_anchor = gather(ix.liker_ptr, items)
-        self._user_cache = (u, items, weights, dense, ix.likers[positions], rater_anchor)
-        return self._user_cache[1:]
+        cache = (u, items, weights, dense, ix.likers[positions], rater_anchor)
+        self._user_cache = cache  # one assignment: concurrent callers never mix users
+        return cache[1:]
 
     def _effects(self, u: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The user's rated movies [n] and the model's leave-one-out effects [n, I]

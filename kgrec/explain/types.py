@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "STRONG_RELATIONS", "Explanation", "PathStep", "is_strong", "path_exists"]
 
 #: Kinds of explanation, in tie-breaking order.
-KINDS = ("content", "collaborative", "kg", "query")
+KINDS = ("content", "collaborative", "kg", "query", "feedback")
 
 #: Relations whose shared entity (or direct link) is a strong reason (see the module
 #: docstring); collaborative paths are strong too.
@@ -86,8 +86,9 @@ class Explanation:
             (:meth:`~kgrec.explain.search.PathExplainer.explain_from`: a cold-start user's
             stated likes or a text query); the path then starts at the anchor.
         kind: one of :data:`KINDS`: ``"content"``, ``"collaborative"``, ``"kg"``, or
-            ``"query"`` (a one-edge path from an entity a text query names to the movie,
-            built by :class:`~kgrec.recommender.Recommender`).
+            ``"query"`` (a path from what a text query names to the movie) or
+            ``"feedback"`` ("more like X, as you asked"), both built by the serving layer
+            (:mod:`kgrec.serve`).
         steps: the path, from ``user`` to ``item`` (from ``anchor`` to ``item`` when
             ``user`` is ``""``), each step an existing graph edge.
         anchor: the movie of the user's history (or the stated like) the path starts

@@ -119,7 +119,8 @@ class LightGCN(ScoringModel):
         self.num_entities = n - num_users - num_items
         self.num_layers, self.embedding_size = num_layers, embedding_size
         self.text_mode, self.init_std = text_mode, init_std
-        self.adjacency = adjacency
+        # a buffer, so .to(device) moves it; rebuilt from the graph, so not saved
+        self.register_buffer("adjacency", adjacency, persistent=False)
         self.embedding = nn.Embedding(n, embedding_size)
         if item_features is not None:
             self.register_buffer("item_features", item_features.float(), persistent=False)
