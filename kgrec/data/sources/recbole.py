@@ -115,10 +115,11 @@ def read_recbole(folder: str | Path, *, name: str | None = None) -> MovieDataset
         items = pd.DataFrame({
             "item_id": frame["item_id"],
             "title": frame[title].str.strip() if title else frame["item_id"],
-            "year": (T.to_number(item_table, year, allow_empty=True) if year
-                     else pd.Series(pd.NA, index=frame.index)),
+            "year": (T.to_year(item_table, year) if year
+                     else pd.Series(pd.NA, index=frame.index, dtype="Int64")),
             "text": "",
         })
+        T.check_titles(item_table, items["title"])
         genre = _first_column(frame, ("class", "genre", "genres"))
         if genre:
             names = frame[genre].str.split().explode().dropna()
