@@ -290,7 +290,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 encode_text=None if features is None else _text_encoder(ds, config)).to_dict()
         if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()
-            quality = explanation_quality(runs[0][1].model, kg, mask, features)
+            quality = explanation_quality(runs[0][1].model, kg, mask, features,
+                                          movies=ds.items)
             reports[name].details["explanations"] = quality.to_dict()
             reports[name].details["explanations"]["seconds"] = time.perf_counter() - start
         if name == config.model.name and not split.is_cold_start and features is not None:
@@ -349,19 +350,24 @@ def top_k_lists(model, mask, k: int = 10, batch_size: int = 1024) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def explanation_quality(model, kg, mask, features=None, k: int = 10, users=None):
+def explanation_quality(model, kg, mask, features=None, k: int = 10, users=None, movies=None):
     """Explanation metrics of ``model``'s top-``k`` lists over the training graph ``kg``.
 
-    Fidelity uses the model's own ``score_history``: the recommended movie's score with the
-    user's full training history vs without the explanation's anchor movie.
+    Anchors are chosen by the model's own leave-one-out effect (``score_history``) and
+    titles disambiguated with ``movies`` (the items table). Fidelity uses the same
+    ``score_history``: the recommended movie's score with the user's full training
+    history vs without the explanation's anchor movie, and vs without a random one.
     """
-    from kgrec.explain import PathExplainer
+    from kgrec.explain import PathExplainer, model_anchor_effect
     from kgrec.explain.quality import evaluate_explanations
 
     from kgrec.models.base import item_vectors
 
+    model.eval()
     vectors = item_vectors(model, None if features is None else features.get("movie"))
-    explainer = PathExplainer(kg, item_similarity=None if vectors is None else vectors.numpy())
+    explainer = PathExplainer(kg, item_similarity=None if vectors is None else vectors.numpy(),
+                              anchor_effect=model_anchor_effect(model, kg.num_items),
+                              movies=movies)
     lists = top_k_lists(model, mask, k)
     users = range(kg.num_users) if users is None else users
     recs = [(u, [int(i) for i in lists[u] if i >= 0]) for u in users]

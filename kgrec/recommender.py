@@ -90,7 +90,7 @@ class Recommender:
     def _setup(self, dataset: MovieDataset, context: ModelContext, model: torch.nn.Module,
                seen: pd.DataFrame) -> None:
         from kgrec.evaluate import to_csr
-        from kgrec.explain import PathExplainer
+        from kgrec.explain import PathExplainer, model_anchor_effect
         from kgrec.models.base import item_vectors
         from kgrec.serve.catalog import Catalog
         from kgrec.serve.scoring import Scorer
@@ -105,6 +105,8 @@ class Recommender:
                               self._seen, self.config.text)
         vectors = item_vectors(model, self.scorer_.item_features)
         self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
+                                        anchor_effect=model_anchor_effect(model, kg.num_items),
+                                        movies=dataset.items,
                                         max_hops=self.config.explain.max_hops)
         self._user_ids = {e: i for i, e in enumerate(kg.nodes["user"])}
         from kgrec.serve.feedback import FeedbackStore

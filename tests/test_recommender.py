@@ -8,7 +8,7 @@ import torch
 
 from kgrec.config import KGRecConfig
 from kgrec.data import random_split
-from kgrec.explain.paths import path_exists
+from kgrec.explain import path_exists
 from kgrec.recommender import ArtifactError, Recommender
 
 TARANTINO = {"Reservoir Dogs", "Pulp Fiction", "Jackie Brown", "Kill Bill: Vol. 1",

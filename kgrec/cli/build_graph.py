@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             except ImportError as exc:
                 raise CLIError(f"--kg-dir needs kgrec.data.sources.recbole, which cannot be "
                                f"imported: {exc}") from exc
-            dataset = merge_kg(dataset, args.kg_dir)
+            dataset = merge_kg(dataset, args.kg_dir, data_dir=args.data_dir)
             lap("merge-kg")
     for message in dict.fromkeys(str(w.message) for w in caught):
         if message not in dataset.notes:  # notes are printed with the summary anyway

@@ -15,8 +15,10 @@ Definitions (each a small function, combined by :func:`evaluate_explanations`):
   the item's score with the user's full history minus its score after removing the
   anchor: :math:`\\Delta = s(u, H)_i - s(u, H \\setminus \\{A\\})_i`; reported as the
   share of cases with :math:`\\Delta > 0` and the mean :math:`\\Delta`, next to the mean
-  drop when a random other history item is removed instead (a baseline: a faithful
-  explanation names an item that matters more than a random one).
+  drop :math:`\\Delta_{\\text{rand}}` when a random other history item is removed instead,
+  and the share of cases with :math:`\\Delta > \\Delta_{\\text{rand}}` (**fidelity against
+  the random-removal baseline**: a faithful explanation names an item that matters more
+  than a random one).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kgrec.explain.types import KINDS
 from kgrec.graph.knowledge_graph import RATED
 
 if TYPE_CHECKING:
-    from kgrec.explain.paths import Explanation, PathExplainer
+    from kgrec.explain.search import PathExplainer
+    from kgrec.explain.types import Explanation
     from kgrec.graph.knowledge_graph import KnowledgeGraph
 
 __all__ = [
@@ -94,17 +98,29 @@ class Fidelity:
         mean_drop: mean ``Δ`` (score with the anchor minus score without).
         mean_drop_random: mean ``Δ`` when a random other history item is removed
             instead (``None`` when no user had another item).
+        share_dropped_random: share of cases where removing the random item lowered the
+            score (``Δ_rand > tol``).
+        share_above_random: share of cases (with another item) where removing the
+            anchor lowered the score more than removing the random item
+            (``Δ > Δ_rand + tol``): fidelity against the random-removal baseline.
     """
 
     cases: int
     share_dropped: float
     mean_drop: float
     mean_drop_random: float | None
+    share_dropped_random: float | None = None
+    share_above_random: float | None = None
 
     def __repr__(self) -> str:
-        base = ("n/a" if self.mean_drop_random is None else f"{self.mean_drop_random:.4g}")
+        if self.mean_drop_random is None or self.share_above_random is None:
+            base = "no random baseline"
+        else:
+            base = (f"{self.share_above_random:.1%} above a random history item's drop "
+                    f"(random: dropped in {self.share_dropped_random:.1%}, mean "
+                    f"{self.mean_drop_random:.4g})")
         return (f"Fidelity({self.cases} cases: score dropped in {self.share_dropped:.1%}, "
-                f"mean drop {self.mean_drop:.4g} vs {base} for a random history item)")
+                f"mean drop {self.mean_drop:.4g}; {base})")
 
 
 def _histories(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +150,7 @@ def fidelity(score_fn: ScoreFn, explanations: Iterable[Explanation], kg: Knowled
     bounds, items = _histories(kg)
     rng = np.random.default_rng(seed)
     full_cache: dict[int, np.ndarray] = {}
-    drops, random_drops = [], []
+    drops, random_drops, above = [], [], []
     for e in explanations:
         if e.anchor is None or not e.user:  # no history to remove from (explain_from)
             continue
@@ -150,11 +166,14 @@ def fidelity(score_fn: ScoreFn, explanations: Iterable[Explanation], kg: Knowled
         if others.size:
             r = others[rng.integers(len(others))]
             random_drops.append(full - float(np.asarray(score_fn(u, history[history != r]))[i]))
+            above.append(drops[-1] > random_drops[-1] + tol)
     if not drops:
         return Fidelity(0, math.nan, math.nan, None)
-    d = np.array(drops)
+    d, rd = np.array(drops), np.array(random_drops)
     return Fidelity(len(d), float(np.mean(d > tol)), float(d.mean()),
-                    float(np.mean(random_drops)) if random_drops else None)
+                    float(rd.mean()) if rd.size else None,
+                    float(np.mean(rd > tol)) if rd.size else None,
+                    float(np.mean(above)) if above else None)
 
 
 @dataclass(frozen=True)
@@ -236,8 +255,7 @@ def evaluate_explanations(explainer: PathExplainer,
     everything = [e for ex in per_rec for e in ex]
     tops = [ex[0] for ex in per_rec if ex]
     counts = Counter(e.kind for e in tops)
-    shares = {kind: counts[kind] / len(tops) for kind in ("content", "collaborative", "kg")
-              if counts[kind]}
+    shares = {kind: counts[kind] / len(tops) for kind in KINDS if counts[kind]}
     fid = None if score_fn is None else fidelity(score_fn, tops, explainer.kg, seed=seed)
     return ExplanationQuality(len(per_list), len(per_rec), coverage(per_rec),
                               path_type_diversity(per_list), path_type_entropy(everything),

@@ -1,4 +1,4 @@
-"""One English sentence per :class:`~kgrec.explain.paths.Explanation`, with real names.
+"""One English sentence per :class:`~kgrec.explain.types.Explanation`, with real names.
 
 Titles and names come from ``kg.labels``. Entities without a label (Freebase mids such as
 ``entity:m.0abc``) are named by their role instead: "shares a cast member with Heat",
@@ -23,13 +23,17 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+
 from kgrec.data.dataset import entity_key, entity_type
+from kgrec.data.titles import normalise_title
+from kgrec.explain.types import Explanation, PathStep
 
 if TYPE_CHECKING:
-    from kgrec.explain.paths import Explanation, PathStep
     from kgrec.graph.knowledge_graph import KnowledgeGraph
 
-__all__ = ["display_name", "render", "role_noun"]
+__all__ = ["display_name", "render", "role_noun", "unambiguous_titles"]
 
 Namer = Callable[[str], "str | None"]
 
@@ -126,14 +130,71 @@ def _article(noun: str) -> str:
     return ("an " if noun[:1] and noun[:1].lower() in "aeiou" else "a ") + noun
 
 
-def display_name(kg: KnowledgeGraph, entity: str, *, markdown: bool = False) -> str | None:
+def unambiguous_titles(kg: KnowledgeGraph, movies: pd.DataFrame | None = None
+                       ) -> tuple[dict[str, str], np.ndarray]:
+    """Titles that name one film each, and which movies are the same film.
+
+    A title (label) shared by movies of different years gets its year: ``"Sabrina
+    (1954)"``, ``"Sabrina (1995)"``. Movies with the same title (after
+    :func:`~kgrec.data.titles.normalise_title`) *and* year are one film listed twice (ML-100K
+    has 18 such pairs, e.g. *Chasing Amy* as items 246 and 268): they keep the plain title
+    and share a ``same_film`` group. Without ``movies`` (no years), a title shared by
+    several movies gets the item id instead (``"Sabrina [item 915]"``) and no movies are
+    merged.
+
+    Args:
+        kg: the graph (movie nodes and labels).
+        movies: the dataset's items table (``item_id``, ``title``, ``year``), optional.
+
+    Returns:
+        ``(titles, same_film)``: movie entity → title for every movie, and ``[I]`` the
+        index of the first movie of each movie's film (its own index when unique).
+    """
+    entities = kg.nodes["movie"]
+    labels = [str(kg.labels.get(e, e)) for e in entities]
+    years: list[int | None] = [None] * len(entities)
+    if movies is not None:
+        by_id = dict(zip(movies["item_id"].astype(str), movies["year"]))
+        for i, entity in enumerate(entities):
+            year = by_id.get(entity_key(entity))
+            years[i] = None if year is None or pd.isna(year) else int(year)
+    keys = [normalise_title(label) for label in labels]
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    titles = dict(zip(entities, labels))
+    same_film = np.arange(len(entities), dtype=np.int64)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        if movies is None:
+            for i in members:
+                titles[entities[i]] = f"{labels[i]} [item {entity_key(entities[i])}]"
+            continue
+        first_of_year: dict[int | None, int] = {}
+        for i in members:
+            same_film[i] = first_of_year.setdefault(years[i], i)
+            if years[i] is None:  # no year to tell it apart
+                same_film[i] = i
+        if len({years[i] for i in members}) > 1:
+            for i in members:
+                if years[i] is not None:
+                    titles[entities[i]] = f"{labels[i]} ({years[i]})"
+                else:
+                    titles[entities[i]] = f"{labels[i]} [item {entity_key(entities[i])}]"
+    return titles, same_film
+
+
+def display_name(kg: KnowledgeGraph, entity: str, *, markdown: bool = False,
+                 titles: dict[str, str] | None = None) -> str | None:
     """Label of ``entity`` (titles italicised with ``markdown=True``); the bare key for
     people, genres, countries and languages without a label (``person:Quentin
     Tarantino``); ``None`` when the entity has no readable name (a Freebase mid such as
     ``person:m.0abc`` or ``entity:m.0abc``, a numeric id). Movies always get a name (their
-    id)."""
-    label = kg.labels.get(entity)
+    id); ``titles`` (from :func:`unambiguous_titles`) overrides movie labels."""
     kind = entity_type(entity)
+    label = titles.get(entity) if titles is not None and kind == "movie" else None
+    label = label if label is not None else kg.labels.get(entity)
     if label is None:
         if kind == "movie":
             label = entity
@@ -147,16 +208,18 @@ def display_name(kg: KnowledgeGraph, entity: str, *, markdown: bool = False) -> 
     return label
 
 
-def render(kg: KnowledgeGraph, explanation: Explanation, *, markdown: bool = False) -> str:
+def render(kg: KnowledgeGraph, explanation: Explanation, *, markdown: bool = False,
+           titles: dict[str, str] | None = None) -> str:
     """The sentence of ``explanation``, starting with the item's title.
 
     Args:
         kg: the graph the explanation comes from (for labels).
         explanation: a content, collaborative or kg explanation.
         markdown: italicise movie titles (``*Heat*``); plain text by default.
+        titles: movie titles to use instead of the labels (:func:`unambiguous_titles`).
     """
     def name(entity: str) -> str | None:
-        return display_name(kg, entity, markdown=markdown)
+        return display_name(kg, entity, markdown=markdown, titles=titles)
 
     item = name(explanation.item)
     # a known user rated the anchor in the past; a person not in the graph states a like

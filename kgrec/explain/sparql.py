@@ -3,7 +3,7 @@
 Runs over the rdflib view of the graph (:func:`kgrec.graph.rdf.to_rdf`, or a Turtle file
 read back with :func:`kgrec.graph.rdf.load_turtle`), in the vocabulary of
 :mod:`kgrec.graph.rdf`. It finds the same content paths as
-``PathExplainer(kg).explain(user, item, k=None)`` (with ``min_anchor_rating=None``): an
+``PathExplainer(kg, liked=None).explain(user, item, k=None)`` (every rating): an
 independent check that the Python search neither misses nor invents paths.
 
 This module imports rdflib (through :mod:`kgrec.graph.rdf`); import it lazily.

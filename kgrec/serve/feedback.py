@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from kgrec.explain.paths import Explanation
+    from kgrec.explain import Explanation
     from kgrec.serve.intent_scoring import ItemFacts
 
 SIGNALS = ("like", "dislike", "more_like_this", "not_interested")
@@ -220,7 +220,7 @@ def feedback_scores(session: FeedbackSession, facts: ItemFacts, *, weight: float
 def feedback_explanations(session: FeedbackSession, facts: ItemFacts, item: int
                           ) -> list[Explanation]:
     """Why ``item`` moved up: the best entity it shares with a "more like this" movie."""
-    from kgrec.explain.paths import Explanation, PathStep
+    from kgrec.explain import Explanation, PathStep
     from kgrec.explain.render import display_name, role_noun
 
     kg = facts.kg

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from kgrec.serve.intent import QueryIntent
 
 if TYPE_CHECKING:
-    from kgrec.explain.paths import Explanation
+    from kgrec.explain import Explanation
     from kgrec.graph.knowledge_graph import KnowledgeGraph
 
 #: Weight of each relation in the like-anchor similarity (times the entity's idf).
@@ -293,7 +293,7 @@ def explain_intent(intent: QueryIntent, facts: ItemFacts, item: int, *,
     its year or text similarity is cited); then one per like-anchor, a path through the
     most telling entity shared with the anchor. Every edge cited exists in the graph.
     """
-    from kgrec.explain.paths import Explanation, PathStep
+    from kgrec.explain import Explanation, PathStep
     from kgrec.explain.render import role_noun
 
     kg = facts.kg

@@ -81,17 +81,18 @@ def explanations(request: Request, item: int, explainer: PathExplainer, catalog:
     """Up to ``max_paths`` explanations of ``item`` for ``request``: those of what it
     asked for first, then the others most salient first."""
     first = asked(request, item, facts, max_paths, text_similarity)
-    out: list[Explanation] = []
+    ranked: list[Explanation] = []  # the explainer's order: strong first, faithful anchor
     if request.user is not None:
-        out = list(explainer.explain(request.user, item, max_paths))
+        ranked = list(explainer.explain(request.user, item, max_paths))
+    out: list[Explanation] = []
     entities = request.query_entities
-    if entities and len(out) < max_paths:
-        out += query_explanations(catalog, item, entities, max_paths - len(out))
+    if entities and len(ranked) + len(out) < max_paths:
+        out += query_explanations(catalog, item, entities, max_paths - len(ranked) - len(out))
     anchors = request.anchors
-    if anchors and len(out) < max_paths:
-        out += explainer.explain_from(anchors, item, max_paths - len(out))
+    if anchors and len(ranked) + len(out) < max_paths:
+        out += explainer.explain_from(anchors, item, max_paths - len(ranked) - len(out))
     out.sort(key=lambda e: -e.salience)
-    return tuple((first + out)[:max(max_paths, len(first))])
+    return tuple((first + ranked + out)[:max(max_paths, len(first))])
 
 
 def record(request: Request, item: int, score: float, explainer: PathExplainer,

@@ -115,7 +115,7 @@ def test_default_out_folder(fake_loader, tmp_path, monkeypatch, capsys) -> None:
 def test_kg_dir_is_merged(fake_loader, tmp_path, monkeypatch, capsys) -> None:
     seen = []
 
-    def merge_kg(dataset, kg_dir):
+    def merge_kg(dataset, kg_dir, **options):
         seen.append(kg_dir)
         triples = pd.concat([dataset.triples, pd.DataFrame(
             {"head": ["movie:1"], "relation": ["written_by"], "tail": ["person:m.0abc"]})])

@@ -83,7 +83,7 @@ def kg() -> KnowledgeGraph:
 
 @pytest.fixture(scope="module")
 def explainer(kg) -> PathExplainer:
-    return PathExplainer(kg)
+    return PathExplainer(kg, liked=None)
 
 
 def rarity(degree: int) -> float:
@@ -155,7 +155,7 @@ def test_kg_path_when_no_short_one(explainer, kg):
     assert best.salience == pytest.approx(0.5 * math.sqrt(rarity(2)))
     assert path_exists(kg, best)
     # max_hops - 1 edges from the anchor: 2 with max_hops=3, too short for Cars
-    assert PathExplainer(kg, max_hops=3).explain_from(["7"], "11") == []
+    assert PathExplainer(kg, max_hops=3, liked=None).explain_from(["7"], "11") == []
     # a two-edge kg path: Pulp Fiction -directed_by-> Tarantino <-starring- Desperado
     [desperado] = explainer.explain_from(["1"], "6", k=1)
     assert desperado.kind == "kg" and desperado.hops == 2 and path_exists(kg, desperado)
@@ -182,7 +182,7 @@ def test_every_returned_path_exists(explainer, kg):
                     assert e.user == "" and kg.index(e.anchor) in anchors
     for seed in range(2):
         big = KnowledgeGraph.from_dataset(random_world(seed))
-        ex = PathExplainer(big, max_hops=5)
+        ex = PathExplainer(big, max_hops=5, liked=None)
         kinds = set()
         for a in range(0, big.num_items, 3):
             anchors = [a, (a + 7) % big.num_items]
@@ -264,8 +264,8 @@ def test_top_k_deduplicates_like_explain(explainer):
 
 def test_similarity_scales_salience(kg):
     n = kg.num_items
-    base = PathExplainer(kg).explain_from(["1"], "2", k=None)
-    zero = PathExplainer(kg, item_similarity=np.zeros((n, n))).explain_from(["1"], "2", k=None)
+    base = PathExplainer(kg, liked=None).explain_from(["1"], "2", k=None)
+    zero = PathExplainer(kg, item_similarity=np.zeros((n, n)), liked=None).explain_from(["1"], "2", k=None)
     assert [e.salience / 2 for e in base] == pytest.approx([e.salience for e in zero])
 
 
@@ -302,7 +302,7 @@ def test_explain_is_unchanged_and_sentences_read_well(explainer):
 
 def test_deterministic(kg):
     pairs = [(a, i) for a in range(kg.num_items) for i in range(kg.num_items)]
-    first, second = PathExplainer(kg), PathExplainer(kg)
+    first, second = PathExplainer(kg, liked=None), PathExplainer(kg, liked=None)
     a = [first.explain_from([x, (x + 2) % kg.num_items], i, None) for x, i in pairs]
     b = [second.explain_from([x, (x + 2) % kg.num_items], i, None) for x, i in pairs]
     assert a == b
@@ -316,7 +316,7 @@ def test_sample_dataset_pulp_fiction_to_reservoir_dogs():
     ids = dict(zip(ds.items["title"], ds.items["item_id"]))
     pulp = kg.index(f"movie:{ids['Pulp Fiction']}")
     dogs = kg.index(f"movie:{ids['Reservoir Dogs']}")
-    paths = PathExplainer(kg).explain_from([pulp], dogs)
+    paths = PathExplainer(kg, liked=None).explain_from([pulp], dogs)
     assert paths and all(path_exists(kg, e) for e in paths)
     [director] = [e for e in paths if e.relation == "directed_by"]
     assert kg.labels.get(director.shared, director.shared).endswith("Quentin Tarantino")

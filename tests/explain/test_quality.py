@@ -78,7 +78,7 @@ def cosine_scorer(kg: KnowledgeGraph):
 
 
 def test_fidelity_with_an_item_item_cosine_scorer(kg):
-    explainer = PathExplainer(kg)
+    explainer = PathExplainer(kg, liked=None)
     [to_dogs] = [e for e in explainer.explain("u1", "2", k=None)
                  if e.kind == "content" and e.anchor == "movie:1"]
     [to_desperado] = explainer.explain("u1", "6", k=1)  # kg path via Pulp Fiction
@@ -91,11 +91,13 @@ def test_fidelity_with_an_item_item_cosine_scorer(kg):
     assert result.mean_drop == pytest.approx((2 / math.sqrt(6) + 0.0) / 2)
     # baseline: the only other history item is Heat {u1,u2,u3}: cos(Heat, Dogs) = 1/sqrt(6)
     assert result.mean_drop_random == pytest.approx((1 / math.sqrt(6) + 0.0) / 2)
-    assert "50.0%" in repr(result)
+    # against the baseline, case by case: 2/sqrt(6) > 1/sqrt(6) counts, 0 vs 0 does not
+    assert result.share_above_random == 0.5 and result.share_dropped_random == 0.5
+    assert "50.0%" in repr(result) and "above a random" in repr(result)
 
 
 def test_evaluate_explanations_end_to_end(kg):
-    explainer = PathExplainer(kg)
+    explainer = PathExplainer(kg, liked=None)
     recommendations = {"u1": ["2", "6"], "u3": ["1", "2"]}
     quality = evaluate_explanations(explainer, recommendations, score_fn=cosine_scorer(kg))
     assert isinstance(quality, ExplanationQuality)

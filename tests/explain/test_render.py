@@ -50,7 +50,7 @@ def kg() -> KnowledgeGraph:
 
 @pytest.fixture(scope="module")
 def explainer(kg) -> PathExplainer:
-    return PathExplainer(kg)
+    return PathExplainer(kg, liked=None)
 
 
 def texts(explainer, user, item) -> set[str]:

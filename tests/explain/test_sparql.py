@@ -67,7 +67,7 @@ def tiny() -> MovieDataset:
 
 def test_sparql_matches_python_on_a_small_graph():
     kg = KnowledgeGraph.from_dataset(tiny())
-    rdf, explainer = kg.to_rdf(), PathExplainer(kg)
+    rdf, explainer = kg.to_rdf(), PathExplainer(kg, liked=None)
     expected = {("movie:1", "directed_by", "person:Quentin Tarantino"),
                 ("movie:1", "has_genre", "genre:Crime"), ("movie:3", "has_genre", "genre:Crime"),
                 ("movie:3", "starring", "person:m.0abc")}
@@ -84,7 +84,7 @@ def test_sparql_matches_python_on_a_small_graph():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sparql_matches_python_on_random_graphs(seed):
     kg = KnowledgeGraph.from_dataset(world(seed))
-    rdf, explainer = kg.to_rdf(), PathExplainer(kg)
+    rdf, explainer = kg.to_rdf(), PathExplainer(kg, liked=None)
     rng = np.random.default_rng(seed)
     nonempty = 0
     for u, i in zip(rng.integers(kg.num_users, size=25), rng.integers(kg.num_items, size=25)):
@@ -103,7 +103,7 @@ def test_sparql_matches_python_on_the_bundled_sample():
     except Exception as exc:  # the sample ships with kgrec.data; skip if not installed yet
         pytest.skip(f"bundled sample not available: {exc}")
     kg = KnowledgeGraph.from_dataset(data)
-    rdf, explainer = kg.to_rdf(), PathExplainer(kg)
+    rdf, explainer = kg.to_rdf(), PathExplainer(kg, liked=None)
     rng = np.random.default_rng(0)
     users = rng.choice(kg.num_users, 4, replace=False)
     items = rng.choice(kg.num_items, 4, replace=False)

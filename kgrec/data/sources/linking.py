@@ -44,7 +44,8 @@ from kgrec.data.titles import TitleMatch, match_titles
 log = logging.getLogger("kgrec.data")
 
 __all__ = [
-    "DatasetUnavailableError", "LinkAgreement", "director_names", "find_reference", "link_agreement", "ml100k_to_ml20m",
+    "DatasetUnavailableError", "LinkAgreement", "director_names", "find_reference",
+    "link_agreement", "ml100k_to_ml20m",
     "read_ml1m_titles",
 ]
 
@@ -216,8 +217,9 @@ def director_names(directed: pd.DataFrame, ml20m_of: dict[str, str],
     its ML-20M id), every pair :math:`(p, d) \\in P(m) \\times D(m)` is one vote for
     naming :math:`p` as :math:`d`. An entity gets the name with the most votes when it
     holds a strict majority of the entity's votes (ties and split votes stay unnamed).
-    Up to three rounds: a name given to one director of a film no longer counts for the
-    film's other directors (so co-directors of a single film are told apart).
+    Up to three rounds: a name given to one entity no longer counts for any other (so
+    co-directors of a single film are told apart, and a split vote caused by one film
+    whose HetRec entry is wrong is settled by the names already placed).
 
     Args:
         directed: ``head`` (movie entity ``movie:<item_id>``), ``tail`` (person entity)
@@ -241,12 +243,13 @@ def director_names(directed: pd.DataFrame, ml20m_of: dict[str, str],
     labels: dict[str, str] = {}
     tied = 0
     voted: set[str] = set()
-    for _ in range(3):  # names settled on a film are not candidates for its co-directors
+    used: set[str] = set()  # after the first round: names already given to an entity
+    for round_ in range(3):  # names settled on a film are not candidates for its co-directors
         votes: dict[str, Counter] = defaultdict(Counter)
         for head, people in films.items():
             ml20m = ml20m_of.get(head.partition(":")[2])
             candidates = names.get(ml20m, []) if ml20m else []
-            taken = {labels[p] for p in people if p in labels}
+            taken = {labels[p] for p in people if p in labels} | used
             for person in people:
                 if person in labels:
                     continue
@@ -261,9 +264,10 @@ def director_names(directed: pd.DataFrame, ml20m_of: dict[str, str],
                 fresh[person] = best
             else:
                 tied += 1
-        if not fresh:
+        if not fresh and round_ > 0:
             break
         labels.update(fresh)
+        used = set(labels.values())
     entities = int(directed["tail"].nunique())
     return labels, {"entities": entities, "named": len(labels), "tied": tied,
                     "no_film": entities - len(voted)}

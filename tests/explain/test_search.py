@@ -88,7 +88,7 @@ def kg() -> KnowledgeGraph:
 
 @pytest.fixture(scope="module")
 def explainer(kg) -> PathExplainer:
-    return PathExplainer(kg)
+    return PathExplainer(kg, liked=None)
 
 
 def rarity(degree: int, num_items: int = 11) -> float:
@@ -149,8 +149,8 @@ def test_four_hop_path_found_when_no_short_one_exists(explainer, kg):
     assert [str(n) for n in paths[0].nodes] == ["user:u4", "movie:7", "movie:8",
                                                 "person:John Lasseter", "movie:11"]
     assert all(path_exists(kg, e) for e in paths)
-    assert PathExplainer(kg, max_hops=3).explain("u4", "11") == []
-    assert PathExplainer(kg, node_budget=2).explain("u4", "11") == []  # search budget
+    assert PathExplainer(kg, max_hops=3, liked=None).explain("u4", "11") == []
+    assert PathExplainer(kg, node_budget=2, liked=None).explain("u4", "11") == []  # search budget
     # the discount halves the salience per hop beyond 3: w=1, rarities 1 (movie) and
     # rarity(2) (Lasseter directs two movies), geometric mean
     assert paths[0].salience == pytest.approx(0.5 * math.sqrt(rarity(2)))
@@ -200,33 +200,38 @@ def test_exclude_items_drops_anchors(explainer):
     assert explainer.explain("u1", "2", k=None, exclude_items=[0, 2]) == []
 
 
-def test_min_anchor_rating_ignores_disliked_anchors(kg):
-    strict = PathExplainer(kg, min_anchor_rating=4)
-    # u3 rated Goodfellas 2: it may not anchor anything
-    assert all(e.anchor != "movie:5" for e in strict.explain("u3", "1", k=None))
-    assert any(e.anchor == "movie:5" for e in PathExplainer(kg).explain("u3", "1", k=None))
+def test_anchor_rated_below_the_users_mean_is_never_liked(kg):
+    """u3 rated Heat 5, Casino 4, Goodfellas 2 (mean 3.67): Goodfellas never anchors an
+    explanation ("you liked Goodfellas" would be false), by default."""
+    default = PathExplainer(kg)
+    assert default.explain("u3", "1", k=None)
+    assert all(e.anchor != "movie:5" for e in default.explain("u3", "1", k=None))
+    assert any(e.anchor == "movie:5"
+               for e in PathExplainer(kg, liked=None).explain("u3", "1", k=None))
+    strict = PathExplainer(kg, liked=4.5)  # a fixed threshold: only Heat (5)
+    assert {e.anchor for e in strict.explain("u3", "1", k=None)} == {"movie:3"}
 
 
 def test_similarity_scales_salience(kg):
     n = kg.num_items
-    base = PathExplainer(kg).explain("u1", "2", k=None)
-    zero = PathExplainer(kg, item_similarity=np.zeros((n, n))).explain("u1", "2", k=None)
-    one = PathExplainer(kg, item_similarity=lambda a, t: 1.0).explain("u1", "2", k=None)
+    base = PathExplainer(kg, liked=None).explain("u1", "2", k=None)
+    zero = PathExplainer(kg, item_similarity=np.zeros((n, n)), liked=None).explain("u1", "2", k=None)
+    one = PathExplainer(kg, item_similarity=lambda a, t: 1.0, liked=None).explain("u1", "2", k=None)
     key = {(e.kind, e.anchor, e.shared): e.salience for e in base}
     for e in zero:
         assert e.salience == pytest.approx(0.5 * key[(e.kind, e.anchor, e.shared)])
     for e in one:
         assert e.salience == pytest.approx(key[(e.kind, e.anchor, e.shared)])
     emb = np.eye(n, 3)  # [I, d] embeddings: cosine
-    assert PathExplainer(kg, item_similarity=emb).explain("u1", "2")
+    assert PathExplainer(kg, item_similarity=emb, liked=None).explain("u1", "2")
     with pytest.raises(ValueError, match="item_similarity"):
         PathExplainer(kg, item_similarity=np.zeros((3, 3)))
 
 
 def test_deterministic(kg):
-    a = PathExplainer(kg).explain_many([(u, i) for u in range(kg.num_users)
+    a = PathExplainer(kg, liked=None).explain_many([(u, i) for u in range(kg.num_users)
                                         for i in range(kg.num_items)], k=None)
-    b = PathExplainer(kg).explain_many([(u, i) for u in range(kg.num_users)
+    b = PathExplainer(kg, liked=None).explain_many([(u, i) for u in range(kg.num_users)
                                         for i in range(kg.num_items)], k=None)
     assert a == b
 
@@ -234,7 +239,7 @@ def test_deterministic(kg):
 def test_every_returned_path_exists_on_random_graphs():
     for seed in range(2):
         kg = KnowledgeGraph.from_dataset(random_world(seed))
-        explainer = PathExplainer(kg, max_hops=5)
+        explainer = PathExplainer(kg, max_hops=5, liked=None)
         kinds = set()
         for u in range(kg.num_users):
             for i in range(kg.num_items):
@@ -246,7 +251,7 @@ def test_every_returned_path_exists_on_random_graphs():
                         kinds.add(e.kind)
         assert kinds == {"content", "collaborative"}
         # without rated edges between users, only content and kg paths remain
-        lonely = PathExplainer(kg)
+        lonely = PathExplainer(kg, liked=None)
         found_kg = 0
         rng = np.random.default_rng(seed)
         for u, i in zip(rng.integers(kg.num_users, size=200), rng.integers(kg.num_items, size=200)):
@@ -285,7 +290,7 @@ def test_no_test_interaction_appears_in_explanations():
     data = random_world(7, n_movies=30, n_users=30)
     split = random_split(data.ratings, (0.6, 0.2, 0.2), seed=3)
     kg = KnowledgeGraph.from_dataset(data, split.train)
-    explainer = PathExplainer(kg)
+    explainer = PathExplainer(kg, liked=None)
     train = set(zip("user:" + split.train["user_id"], "movie:" + split.train["item_id"]))
     held_out = set(zip("user:" + split.test["user_id"], "movie:" + split.test["item_id"]))
     held_out |= set(zip("user:" + split.valid["user_id"], "movie:" + split.valid["item_id"]))
@@ -310,3 +315,109 @@ def test_explanation_repr_and_properties(explainer):
     assert e.path_type in ("collaborative", f"content:{e.relation}")
     with pytest.raises(ValueError, match="max_hops"):
         PathExplainer(explainer.kg, max_hops=2)
+
+
+# -- honesty rules: strong before weak, the model's anchor, one film never explains itself
+def _world(triples, ratings, titles, years=None) -> MovieDataset:
+    items = pd.DataFrame({"item_id": list(titles), "title": list(titles.values()),
+                          "year": [(years or {}).get(i, 1995) for i in titles], "text": ""})
+    return MovieDataset(
+        "rules", items,
+        pd.DataFrame(ratings, columns=["user_id", "item_id", "rating"]).assign(timestamp=0),
+        pd.DataFrame(triples, columns=["head", "relation", "tail"]),
+        labels={"person:QT": "Quentin Tarantino", "genre:Crime": "Crime",
+                "country:FR": "France"})
+
+
+def test_weak_relation_never_beats_an_available_strong_one():
+    """Film 2 shares a rare award nomination and country with 1 (salience 1 each) and only
+    the common genre Crime with 3: the top explanation is the genre, a strong relation."""
+    titles = {str(i): f"Film {i}" for i in range(1, 9)}
+    triples = [("movie:1", "award_nomination", "entity:m.aw"),
+               ("movie:2", "award_nomination", "entity:m.aw"),
+               ("movie:1", "from_country", "country:FR"), ("movie:2", "from_country", "country:FR")]
+    triples += [(f"movie:{m}", "has_genre", "genre:Crime") for m in range(2, 9)]
+    ratings = [("u1", "1", 5), ("u1", "3", 5)]
+    kg = KnowledgeGraph.from_dataset(_world(triples, ratings, titles))
+    explainer = PathExplainer(kg)
+    everything = explainer.explain("u1", "2", k=None)
+    weak = [e for e in everything if e.relation in ("award_nomination", "from_country")]
+    strong = [e for e in everything if e.relation == "has_genre"]
+    assert weak and strong and max(e.salience for e in weak) > max(e.salience for e in strong)
+    for k in (None, 1, 3):
+        top = explainer.explain("u1", "2", k=k)[0]
+        assert top.strong and top.relation == "has_genre" and top.anchor == "movie:3"
+    # with no strong path at all, the weak one is given (it is still true)
+    only_weak = KnowledgeGraph.from_dataset(_world(triples[:4], ratings, titles))
+    [top, *_] = PathExplainer(only_weak).explain("u1", "2")
+    assert not top.strong and top.anchor == "movie:1"
+
+
+def test_top_anchor_is_the_one_the_model_depends_on():
+    """Films 2, 3, 4 all share the director with 1; an effect function saying the score
+    of 1 depends most on film 4 makes 4 the top anchor."""
+    titles = {str(i): f"Film {i}" for i in range(1, 6)}
+    triples = [(f"movie:{m}", "directed_by", "person:QT") for m in range(1, 5)]
+    ratings = [("u1", "2", 5), ("u1", "3", 5), ("u1", "4", 5), ("u1", "5", 5)]
+    kg = KnowledgeGraph.from_dataset(_world(triples, ratings, titles))
+    calls = []
+
+    def effect(user, history):
+        calls.append(user)
+        out = np.zeros((len(history), kg.num_items))
+        out[list(history).index(kg.index("movie:4")), kg.index("movie:1")] = 0.3
+        out[list(history).index(kg.index("movie:5")), kg.index("movie:1")] = 0.9  # no path
+        return out
+
+    plain = PathExplainer(kg).explain("u1", "1")
+    assert plain[0].anchor == "movie:2"  # equal salience: the smallest index
+    chosen = PathExplainer(kg, anchor_effect=effect)
+    top = chosen.explain("u1", "1")[0]
+    assert top.anchor == "movie:4" and top.relation == "directed_by"
+    chosen.explain("u1", "1")
+    assert calls == [kg.index("user:u1")]  # computed once per user
+    with pytest.raises(ValueError, match="anchor_effect returned shape"):
+        PathExplainer(kg, anchor_effect=lambda u, h: np.zeros((1, 1))).explain("u1", "1")
+
+
+def test_a_film_listed_twice_never_explains_itself_and_titles_are_unambiguous():
+    """Items 1 and 2 are one film (same title and year, as ML-100K's two Chasing Amy
+    entries); items 3 and 4 share a title but not a year (Sabrina 1954 / 1995)."""
+    titles = {"1": "Chasing Amy", "2": "Chasing Amy", "3": "Sabrina", "4": "Sabrina",
+              "5": "Clerks"}
+    years = {"1": 1997, "2": 1997, "3": 1954, "4": 1995, "5": 1994}
+    triples = [(f"movie:{m}", "directed_by", "person:QT") for m in (1, 2, 5)]
+    triples += [(f"movie:{m}", "has_genre", "genre:Crime") for m in (1, 2, 3, 4)]
+    ratings = [("u1", "1", 5), ("u1", "3", 5), ("u2", "1", 4), ("u2", "2", 4), ("u2", "4", 4)]
+    data = _world(triples, ratings, titles, years)
+    kg = KnowledgeGraph.from_dataset(data)
+    explainer = PathExplainer(kg, movies=data.items)
+    for e in explainer.explain("u1", "2", k=None):
+        assert e.anchor != "movie:1"
+    assert all(e.anchor != "movie:2" for e in explainer.explain("u2", "1", k=None))
+    texts = [e.text for e in explainer.explain("u1", "4", k=None)]
+    assert texts and all("Sabrina (1995)" in t for t in texts)
+    assert any("Sabrina (1954)" in t for t in texts)
+    assert explainer.titles["movie:1"] == "Chasing Amy" == explainer.titles["movie:2"]
+    assert explainer.titles["movie:5"] == "Clerks"
+    # without the items table: ids tell the titles apart, nothing is merged
+    bare = PathExplainer(kg)
+    assert bare.titles["movie:3"] == "Sabrina [item 3]"
+    assert any(e.anchor == "movie:1" for e in bare.explain("u1", "2", k=None))
+
+
+def test_named_entity_before_unnamed_within_a_tier():
+    """Film 2 shares an unnamed Freebase director (one film each: rarest) with 1 and a
+    named director of three films with 3: the named one is shown first."""
+    titles = {str(i): f"Film {i}" for i in range(1, 7)}
+    triples = [("movie:1", "directed_by", "person:m.0x"), ("movie:2", "directed_by", "person:m.0x"),
+               ("movie:2", "written_by", "person:QT"), ("movie:3", "written_by", "person:QT"),
+               ("movie:4", "written_by", "person:QT")]
+    ratings = [("u1", "1", 5), ("u1", "3", 5)]
+    kg = KnowledgeGraph.from_dataset(_world(triples, ratings, titles))
+    paths = PathExplainer(kg).explain("u1", "2", k=None)
+    unnamed = next(e for e in paths if e.shared == "person:m.0x")
+    named = next(e for e in paths if e.shared == "person:QT")
+    assert unnamed.salience > named.salience
+    assert paths[0] is named or paths[0] == named
+    assert "Quentin Tarantino" in paths[0].text

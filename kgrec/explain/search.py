@@ -1,0 +1,715 @@
+"""Path explanations: why a movie is recommended to a user, as paths in the knowledge graph.
+
+Three kinds of path from a user ``u`` to a recommended movie ``T`` are searched, all made
+of edges that exist in the :class:`~kgrec.graph.KnowledgeGraph` (which holds training
+interactions only):
+
+* ``"content"`` (3 hops): ``u -rated-> A -r-> E <-r- T`` with ``A`` a movie the user rated
+  (the *anchor*) and ``E`` an entity that ``A`` and ``T`` share through the same relation
+  ``r`` (director, actor, genre, writer, country, tag, any Freebase relation...; also
+  ``A <-r- E -r-> T`` for relations stored entity → movie). A relation that links two
+  movies directly (``sequel``) gives a 2-hop content path ``u -rated-> A -r-> T`` (or
+  ``A <-r- T``) with no shared entity.
+* ``"collaborative"`` (3 hops): ``u -rated-> A <-rated- v -rated-> T``, summarised per
+  anchor by the number of co-raters ``v``; the steps keep one real path (the co-rater
+  with the smallest index).
+* ``"kg"`` (3 to ``max_hops`` hops): any other path ``u -rated-> A - ... - T`` through the
+  item-side graph (no user nodes after the first hop), e.g. ``A -directed_by-> P
+  <-starring- T`` or ``A -sequel-> B -directed_by-> P <-directed_by- T``. Searched only
+  when no content or collaborative path exists, by a bidirectional breadth-first search
+  with a node budget.
+
+A person who is *not* in the graph (a cold-start user who named movies they like, or a
+text query naming movies) is explained by :meth:`PathExplainer.explain_from`: the same
+three kinds, starting at a stated like ``A`` instead of at a user node, since there is no
+``u -rated-> A`` edge to walk: ``A -r-> E <-r- T`` (or ``A -r-> T``),
+``A <-rated- v -rated-> T`` and ``A - ... - T``. Such explanations have ``user=""``.
+
+Adjacency is precomputed as CSR arrays (numpy), one pair per relation and direction, so
+one query costs about a millisecond on an ML-100K-sized graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kgrec.data.dataset import entity_type
+from kgrec.explain.index import GraphIndex, MovieEntityRelation, csr, gather
+from kgrec.explain.render import display_name, render, unambiguous_titles
+from kgrec.explain.types import STRONG_RELATIONS, Explanation, PathStep
+from kgrec.graph.knowledge_graph import RATED
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kgrec.graph.knowledge_graph import KnowledgeGraph
+
+__all__ = ["AnchorEffect", "PathExplainer"]
+
+_CONTENT, _COLLAB, _KG = 0, 1, 2
+#: User index of a person who is not in the graph (:meth:`PathExplainer.explain_from`).
+NO_USER = -1
+
+#: Salience factor per hop beyond 3 for ``"kg"`` paths.
+HOP_DISCOUNT = 0.5
+
+#: ``effect(user_index, history [n]) -> [n, I]``: how much removing each history movie
+#: lowers every item's score, :math:`s(H)_i - s(H \setminus \{h_j\})_i`
+#: (:func:`kgrec.explain.effect.leave_one_out`).
+AnchorEffect = Callable[[int, np.ndarray], np.ndarray]
+
+
+@dataclass
+class _Candidates:
+    """Candidate paths as parallel arrays (one row per path)."""
+
+    kind: np.ndarray      # int8, _CONTENT / _COLLAB
+    source: np.ndarray    # int64, index into the explainer's sources (-1 collaborative)
+    anchor: np.ndarray    # int64 movie index
+    entity: np.ndarray    # int64 local index of the shared entity, -1 if none
+    co_rater: np.ndarray  # int64 smallest co-rater (collaborative) or -1
+    support: np.ndarray   # int64 number of co-raters (collaborative) or 0
+    salience: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+def _concat(parts: list[_Candidates]) -> _Candidates:
+    fields = [f.name for f in dataclasses.fields(_Candidates)]
+    if not parts:
+        return _Candidates(np.zeros(0, np.int8), *(np.zeros(0, np.int64) for _ in fields[1:-1]),
+                           np.zeros(0, np.float64))
+    return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+
+
+# -- the explainer --------------------------------------------------------------------------
+class PathExplainer:
+    """Finds, ranks and renders explanation paths from users to movies.
+
+    Salience of a path through anchor ``A`` (in ``[0, 1]``, higher is better):
+
+    .. math::
+
+        s = w(r_{uA}) \\cdot q \\cdot \\sigma(A, T), \\qquad
+        w(r) = \\frac{r - r_{\\min} + 1}{r_{\\max} - r_{\\min} + 1}, \\qquad
+        \\sigma(A, T) = \\tfrac12 + \\tfrac12 \\operatorname{clip}(\\operatorname{sim}(A, T), 0, 1)
+
+    where :math:`r_{uA}` is the user's rating of the anchor and :math:`r_{\\min},
+    r_{\\max}` the smallest and largest rating in the graph (1-star → 0.2, 5-star → 1 on a
+    1–5 scale; every rating 1 for implicit data), and :math:`\\sigma = 1` when no
+    ``item_similarity`` is given. The path quality :math:`q` depends on the kind:
+
+    * content: the shared entity's rarity, an idf normalised to ``(0, 1]``:
+      :math:`q = \\log(1 + I / d_r(E)) / \\log(1 + I)` with :math:`I` the number of
+      movies and :math:`d_r(E)` the number of movies linked to ``E`` by relation ``r``;
+      a director of 3 movies (≈ 0.85 on ML-100K) beats the genre Drama (≈ 0.16). Direct
+      movie–movie links (sequels) have :math:`q = 1`.
+    * collaborative: the cosine of the two movies' rater sets,
+      :math:`q = |R_A \\cap R_T \\setminus \\{u\\}| / \\sqrt{|R_A|\\,|R_T|}`.
+    * kg: the geometric mean of the rarities of the intermediate nodes (movies count 1),
+      times :math:`0.5^{\\,\\text{hops} - 3}`.
+
+    Ranking. Candidates are ordered by salience (ties broken by kind, relation name,
+    anchor index and shared-entity index, so results are deterministic), with two rules
+    that keep explanations honest:
+
+    * **Strong before weak.** The top explanation is a strong one (same director, writer,
+      cast member, genre, sequel or prequel, or co-watching; see
+      :mod:`kgrec.explain.types`) whenever any strong path exists; weak relations
+      (country, language, content rating, awards, production company, producer, ...)
+      come after.
+    * **Named before unnamed.** Within a tier, a path through an entity with a readable
+      name (a labelled director) comes before one through an unnamed entity (a Freebase
+      id), whatever their salience.
+    * **The anchor the model depends on.** With ``anchor_effect`` (the model's own
+      leave-one-out effect, :func:`kgrec.explain.effect.leave_one_out`), the top
+      explanation's anchor is the path-connected liked movie whose removal from the
+      history lowers the item's score most, :math:`\arg\max_A\, s(H)_T - s(H
+      \setminus \{A\})_T`; its most salient strong path is shown first.
+
+    Only *liked* movies anchor an explanation, and only users who liked both movies count
+    as co-raters: a rating is a like when it is at least the rater's own mean rating
+    (``liked="user_mean"``, the default), so "you liked X" is never said of a movie the
+    user rated below their average. Two movies of the catalogue that are the same film
+    (the same title and year, as ML-100K's two *Chasing Amy* entries) never explain each
+    other, and titles shared by several films are written with their year
+    (:func:`kgrec.explain.render.unambiguous_titles`).
+
+    :meth:`explain` starts from a user of the graph; :meth:`explain_from` starts from the
+    movies a person who is not in the graph says they like (:math:`w = 1` for each).
+
+    Args:
+        kg: the knowledge graph (training interactions only, for evaluated
+            recommendations).
+        item_similarity: optional similarity of two movies (indices): a callable
+            ``(anchor, target) -> float``, a square ``[I, I]`` similarity matrix, or an
+            ``[I, d]`` embedding matrix (cosine); numpy arrays or torch tensors.
+        anchor_effect: optional ``effect(user_index, history) -> [n, I]`` (see
+            :data:`AnchorEffect`), called once per user with every movie the user rated.
+        movies: optional items table (``item_id``, ``title``, ``year``) of the dataset:
+            titles shared by several films get their year, and same-film duplicates are
+            found. Without it, movies are named by their labels.
+        max_hops: longest path searched (≥ 3; default 4).
+        max_paths: most ``"kg"`` paths kept per query (they are searched only when no
+            content or collaborative path exists).
+        liked: which ratings are likes: ``"user_mean"`` (default), a rating threshold, or
+            ``None`` (every rating, as for implicit feedback).
+        node_budget: most nodes each side of the ``"kg"`` path search may visit.
+    """
+
+    def __init__(self, kg: KnowledgeGraph, *, item_similarity: Any = None,
+                 anchor_effect: AnchorEffect | None = None, movies: pd.DataFrame | None = None,
+                 max_hops: int = 4, max_paths: int = 3, liked: str | float | None = "user_mean",
+                 node_budget: int = 20_000):
+        if max_hops < 3:
+            raise ValueError(f"max_hops must be at least 3 (content paths have 3 hops), "
+                             f"got {max_hops}")
+        if max_paths < 1:
+            raise ValueError(f"max_paths must be at least 1, got {max_paths}")
+        if "movie" not in kg.nodes:
+            raise ValueError("the knowledge graph has no 'movie' nodes to explain")
+        self.kg = kg
+        self.max_hops = int(max_hops)
+        self.max_paths = int(max_paths)
+        self.liked = liked
+        self.node_budget = int(node_budget)
+        self.num_items = kg.num_items
+        self.num_users = kg.num_users
+        self._similarity = self._make_similarity(item_similarity)
+        self._anchor_effect = anchor_effect
+        self.index = GraphIndex(kg, liked)
+        self.titles, self.same_film = unambiguous_titles(kg, movies)
+        strong = [s.relation in STRONG_RELATIONS for s in self.index.sources]
+        #: per source (and one extra for collaborative candidates): whether it is weak
+        self._source_weak = np.array([not x for x in strong] + [False], dtype=bool)
+        #: per node of the item-side graph: whether it has a readable name
+        self._named_node = np.array([display_name(kg, e) is not None
+                                     for t in self.index.node_types for e in kg.nodes[t]],
+                                    dtype=bool)
+        self._user_cache: tuple[Any, ...] | None = None
+        self._effect_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    # -- construction ------------------------------------------------------------------
+    def _make_similarity(self, sim: Any) -> Callable[[np.ndarray, int], np.ndarray] | None:
+        if sim is None:
+            return None
+        if callable(sim) and not hasattr(sim, "shape"):
+            fn = sim
+            return lambda anchors, t: np.array([float(fn(int(a), t)) for a in anchors],
+                                               dtype=np.float64)
+        if hasattr(sim, "detach"):  # torch tensor, without importing torch
+            sim = sim.detach().cpu().numpy()
+        matrix = np.asarray(sim, dtype=np.float64)
+        n = self.num_items
+        if matrix.ndim != 2 or matrix.shape[0] != n:
+            raise ValueError(f"item_similarity must be a callable, an [{n}, {n}] similarity "
+                             f"matrix or an [{n}, d] embedding matrix; got shape "
+                             f"{matrix.shape}")
+        if matrix.shape[1] == n:
+            return lambda anchors, t: matrix[anchors, t]
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        unit = matrix / np.maximum(norms, 1e-12)
+        return lambda anchors, t: unit[anchors] @ unit[t]
+
+    # -- id handling -------------------------------------------------------------------
+    def _resolve(self, value: Any, kind: str) -> int:
+        n = self.kg.num_nodes(kind)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            idx = int(value)
+            if not 0 <= idx < n:
+                raise IndexError(f"{kind} index {idx} is out of range [0, {n})")
+            return idx
+        if isinstance(value, str):
+            if ":" in value:
+                if entity_type(value) != kind:
+                    raise ValueError(f"{value!r} is not a {kind} entity id")
+                return self.kg.index(value)
+            return self.kg.index(f"{kind}:{value}")
+        raise TypeError(f"expected a {kind} entity id, bare id or index, got {value!r}")
+
+    def _entity(self, kind: str, idx: int) -> str:
+        return self.kg.nodes[kind][idx]
+
+    def _user_entity(self, u: int) -> str:
+        """Entity id of user ``u``; ``""`` for ``NO_USER`` (a person not in the graph)."""
+        return "" if u == NO_USER else self.kg.nodes["user"][u]
+
+
+    def _history(self, u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                         np.ndarray]:
+        """User ``u``'s liked movies, their weights w(r), the dense weight vector [I], and
+        the users who liked each of them (CSR gather: ``raters``, and ``rater_anchor``,
+        the position in the liked movies each rater belongs to). Cached for the last
+        user, since a top-10 list asks ten times for one user."""
+        cache = self._user_cache
+        if cache is not None and cache[0] == u:
+            return cache[1:]
+        ix = self.index
+        lo, hi = ix.liked_ptr[u], ix.liked_ptr[u + 1]
+        items, weights = ix.liked_movies[lo:hi], ix.liked_weight[lo:hi]
+        dense = np.zeros(self.num_items, dtype=np.float64)
+        dense[items] = weights
+        positions, rater_anchor = gather(ix.liker_ptr, items)
+        cache = (u, items, weights, dense, ix.likers[positions], rater_anchor)
+        self._user_cache = cache  # one assignment: concurrent callers never mix users
+        return cache[1:]
+
+    def _effects(self, u: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The user's rated movies [n] and the model's leave-one-out effects [n, I]
+        (``None`` without ``anchor_effect`` or for a person not in the graph)."""
+        if self._anchor_effect is None or u == NO_USER:
+            return None
+        cache = self._effect_cache
+        if cache is None or cache[0] != u:
+            ix = self.index
+            history = ix.rated_movies[ix.rated_ptr[u]:ix.rated_ptr[u + 1]]
+            effects = np.asarray(self._anchor_effect(u, history), dtype=np.float64)
+            if effects.shape != (len(history), self.num_items):
+                raise ValueError(f"anchor_effect returned shape {effects.shape}, expected "
+                                 f"({len(history)}, {self.num_items})")
+            self._effect_cache = cache = (u, history, effects)
+        return cache[1], cache[2]
+
+    def _same_film_mask(self, t: int) -> np.ndarray:
+        """[I] bool: movies that are the same film as ``t`` (``t`` included)."""
+        return self.same_film == self.same_film[t]
+
+    # -- public API --------------------------------------------------------------------
+    def explain(self, user: Any, item: Any, k: int | None = 3, *,
+                exclude_items: Iterable[Any] | None = None) -> list[Explanation]:
+        """Top-``k`` explanations of ``item`` for ``user``, in rank order (strong before
+        weak, named before unnamed, then salience; the first through the anchor the
+        model depends on most when ``anchor_effect`` is given).
+
+        With an integer ``k``, at most one explanation per shared entity, one per anchor
+        and relation (a Freebase genre and a MovieLens genre of the same pair count
+        once) and one collaborative explanation are kept; the collaborative sentence
+        names the two best anchors and counts the distinct co-raters of either. With
+        ``k=None`` every content and collaborative path is returned (one collaborative
+        explanation per anchor), in rank order, without merging. ``"kg"`` paths
+        (at most ``max_paths``) are searched only when there is neither.
+
+        Args:
+            user: user entity id (``"user:7"``), bare user id (``"7"``) or index; a
+                string with a ``:`` is read as an entity id.
+            item: movie entity id, bare item id or index.
+            k: number of explanations (``None``: all).
+            exclude_items: movies (ids or indices) that may not serve as anchors, e.g.
+                the anchor removed for a fidelity test.
+
+        Returns:
+            Explanations whose steps are all edges of the graph; empty if no path of at
+            most ``max_hops`` hops exists within the search budget.
+        """
+        if k is not None and k < 1:
+            raise ValueError(f"k must be a positive integer or None, got {k}")
+        u = self._resolve(user, "user")
+        t = self._resolve(item, "movie")
+        items, weights, dense, raters, rater_anchor = self._history(u)
+        same = self._same_film_mask(t)
+        keep = ~same[items]  # the item (or another copy of it) never explains itself
+        if exclude_items is not None:
+            excluded = np.array([self._resolve(x, "movie") for x in exclude_items],
+                                dtype=np.int64)
+            if excluded.size:
+                keep &= ~np.isin(items, excluded)
+                dense = dense.copy()
+                dense[excluded] = 0.0
+        if dense[same].any():
+            dense = dense.copy()
+            dense[same] = 0.0
+        return self._explain(u, t, items, weights, keep, dense, raters, rater_anchor, k)
+
+    def explain_from(self, anchors: Any, item: Any, k: int | None = 3) -> list[Explanation]:
+        """Top-``k`` explanations of ``item`` for a person who is not in the graph and
+        likes ``anchors`` (a cold-start user's stated likes, or the movies a text query
+        names), most salient first.
+
+        The paths start at an anchor ``A`` (there is no user node, hence no ``rated``
+        edge to it): content paths ``A -r-> E <-r- T`` (2 hops, or 1 for a direct
+        movie–movie link ``A -r-> T``), collaborative paths ``A <-rated- v -rated-> T``
+        ("people who rated A also rated T", 2 hops) and, only when there is neither,
+        ``"kg"`` paths of at most ``max_hops - 1`` edges from an anchor to ``T``. Every
+        step is an edge of the graph; ``Explanation.user`` is ``""`` and
+        ``Explanation.anchor`` is the first node of the path.
+
+        Salience is that of :meth:`explain` for a user who gave every anchor the top
+        rating: :math:`w = 1`, so :math:`s = q \\cdot \\sigma(A, T)` with the same
+        quality :math:`q` (rarity of the shared entity; the rater-set cosine
+        :math:`|R_A \\cap R_T| / \\sqrt{|R_A|\\,|R_T|}` for collaborative paths;
+        :math:`0.5^{\\,n - 2}` times the geometric mean of the intermediate rarities for
+        a ``"kg"`` path of :math:`n` edges). Deduplication with an integer ``k`` is
+        that of :meth:`explain`.
+
+        Args:
+            anchors: the liked movies: entity ids (``"movie:1"``), bare item ids
+                (``"1"``) or indices, in any iterable (a single id is accepted too);
+                duplicates are ignored. ``item`` itself never explains itself: it is
+                dropped from the anchors.
+            item: movie entity id, bare item id or index.
+            k: number of explanations (``None``: all).
+
+        Returns:
+            Explanations whose steps are all edges of the graph; empty when no anchor is
+            left or no path exists within ``max_hops`` and the search budget.
+
+        Raises:
+            KeyError: an anchor (named in the message) or ``item`` is not in the graph.
+            IndexError: an index is out of range. ValueError: an entity id is not a
+            movie, or ``k < 1``.
+        """
+        if k is not None and k < 1:
+            raise ValueError(f"k must be a positive integer or None, got {k}")
+        if isinstance(anchors, (str, int, np.integer)):
+            anchors = [anchors]
+        elif hasattr(anchors, "tolist"):  # numpy array or torch tensor of indices
+            anchors = anchors.tolist()
+        resolved = []
+        for pos, anchor in enumerate(anchors):
+            try:
+                resolved.append(self._resolve(anchor, "movie"))
+            except (KeyError, IndexError, ValueError, TypeError) as err:
+                message = err.args[0] if err.args else ""
+                raise type(err)(f"anchor {pos} ({anchor!r}): {message}") from None
+        t = self._resolve(item, "movie")
+        items = np.unique(np.array(resolved, dtype=np.int64))
+        items = items[~self._same_film_mask(t)[items]]  # nor does another copy of it
+        if not items.size:
+            return []
+        weights = np.ones(len(items), dtype=np.float64)  # a stated like is a top rating
+        dense = np.zeros(self.num_items, dtype=np.float64)
+        dense[items] = weights
+        positions, rater_anchor = gather(self.index.liker_ptr, items)
+        keep = np.ones(len(items), dtype=bool)
+        return self._explain(NO_USER, t, items, weights, keep, dense,
+                             self.index.likers[positions], rater_anchor, k)
+
+    def _explain(self, u: int, t: int, items: np.ndarray, weights: np.ndarray,
+                 keep: np.ndarray, dense: np.ndarray, raters: np.ndarray,
+                 rater_anchor: np.ndarray, k: int | None) -> list[Explanation]:
+        """Candidates, ranking and materialisation for user ``u`` (``NO_USER`` for a
+        person not in the graph) with anchors ``items`` (weights ``weights``, usable
+        where ``keep``; ``dense`` [I] the usable weights, 0 elsewhere) and the users who
+        liked them (``raters``, with ``rater_anchor`` their anchor's position)."""
+        cands = _concat([self._content(t, dense),
+                         self._collaborative(u, t, items, weights, keep, raters, rater_anchor)])
+        if len(cands):
+            if self._similarity is not None:
+                cands.salience = cands.salience * self._sim_factor(cands.anchor, t)
+            return self._select(u, t, cands, k)
+        paths = self._kg_paths(u, t, items[keep], dense)
+        return paths if k is None else paths[:k]
+
+    def explain_many(self, pairs: Iterable[tuple[Any, Any]], k: int | None = 3, *,
+                     exclude_items: Iterable[Any] | None = None) -> list[list[Explanation]]:
+        """:meth:`explain` for each ``(user, item)`` pair (group pairs by user for speed:
+        the user's history is cached between consecutive calls)."""
+        excluded = None if exclude_items is None else list(exclude_items)
+        return [self.explain(u, i, k, exclude_items=excluded) for u, i in pairs]
+
+    def render(self, explanation: Explanation, *, markdown: bool = False) -> str:
+        """The sentence of ``explanation`` (``markdown=True`` italicises titles), with
+        unambiguous titles."""
+        return render(self.kg, explanation, markdown=markdown, titles=self.titles)
+
+    # -- candidate generation ----------------------------------------------------------
+    def _sim_factor(self, anchors: np.ndarray, t: int) -> np.ndarray:
+        sim = np.asarray(self._similarity(anchors, t), dtype=np.float64)  # type: ignore[misc]
+        return 0.5 + 0.5 * np.clip(np.nan_to_num(sim), 0.0, 1.0)
+
+    def _content(self, t: int, dense: np.ndarray) -> _Candidates:
+        """Content candidates: shared entities and direct links with the user's anchors
+        (``dense[m] > 0`` marks an anchor, with its weight)."""
+        parts = []
+        ix = self.index
+        slots = ix.movie_slots[ix.movie_slot_ptr[t]:ix.movie_slot_ptr[t + 1]]
+        if slots.size:
+            positions, slot_of = gather(self.index.slot_movie_ptr, slots)
+            movies = self.index.slot_movies[positions]
+            w = dense[movies]
+            hit = w > 0
+            if hit.any():
+                movies, slot, w = movies[hit], slots[slot_of[hit]], w[hit]
+                m = len(movies)
+                parts.append(_Candidates(np.full(m, _CONTENT, np.int8), ix.slot_source[slot],
+                                         movies, self.index.slot_entity[slot],
+                                         np.full(m, -1, np.int64), np.zeros(m, np.int64),
+                                         w * self.index.slot_rarity[slot]))
+        for link in self.index.links:
+            movies = link.neighbours[link.ptr[t]:link.ptr[t + 1]]
+            if not movies.size:
+                continue
+            w = dense[movies]
+            hit = w > 0
+            if not hit.any():
+                continue
+            movies, w = movies[hit], w[hit]
+            m = len(movies)
+            parts.append(_Candidates(np.full(m, _CONTENT, np.int8),
+                                     np.full(m, ix.source_number[id(link)], np.int64), movies,
+                                     np.full(m, -1, np.int64), np.full(m, -1, np.int64),
+                                     np.zeros(m, np.int64), w))
+        return _concat(parts)
+
+    def _collaborative(self, u: int, t: int, anchors: np.ndarray, anchor_w: np.ndarray,
+                       usable: np.ndarray, raters: np.ndarray, rater_anchor: np.ndarray
+                       ) -> _Candidates:
+        """Collaborative candidates: per anchor (``anchors[usable]``), the users other than
+        ``u`` (all users for ``NO_USER``) who liked it and ``t``; ``raters`` lists each
+        anchor's likers and ``rater_anchor`` their anchor's position in ``anchors``."""
+        ix = self.index
+        likers_t = ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]
+        if not likers_t.size or not usable.any():
+            return _concat([])
+        mask = np.zeros(self.num_users, dtype=bool)
+        mask[likers_t] = True
+        if u != NO_USER:
+            mask[u] = False
+        hit = mask[raters]
+        if not hit.any():
+            return _concat([])
+        anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
+        counts = np.bincount(anchor_hit, minlength=len(anchors))
+        # raters are sorted within each anchor: the first hit is the smallest co-rater
+        first_pos = np.flatnonzero(np.diff(anchor_hit, prepend=-1))
+        first = np.full(len(anchors), -1, dtype=np.int64)
+        first[anchor_hit[first_pos]] = rater_hit[first_pos]
+        ok = (counts > 0) & usable
+        cos = counts[ok] / np.sqrt(ix.num_likers[anchors[ok]] * float(len(likers_t)))
+        m = int(ok.sum())
+        return _Candidates(np.full(m, _COLLAB, np.int8), np.full(m, -1, np.int64),
+                           anchors[ok].astype(np.int64), np.full(m, -1, np.int64),
+                           first[ok], counts[ok].astype(np.int64), anchor_w[ok] * cos)
+
+    # -- ranking and materialisation ---------------------------------------------------
+    def _weak(self, c: _Candidates) -> np.ndarray:
+        """[n] bool: candidates through a weak relation (collaborative ones are strong)."""
+        return self._source_weak[np.where(c.source >= 0, c.source, len(self.index.sources))]
+
+    def _order(self, u: int, t: int, c: _Candidates) -> np.ndarray:
+        """Candidate indices in rank order: strong before weak, then a shared entity with
+        a name before one without ("directed by Alfred Hitchcock" says more than "shares a
+        director"), then salience (ties by kind, relation, anchor, entity); with
+        ``anchor_effect`` the best candidate through
+        the anchor of largest leave-one-out effect on ``t`` goes first (among strong
+        candidates when there are any)."""
+        ix = self.index
+        rank = np.where(c.source >= 0, c.source, len(ix.sources))  # collaborative last
+        weak = self._weak(c)
+        nodes = self._entity_group(c)
+        unnamed = (nodes >= 0) & ~self._named_node[np.maximum(nodes, 0)]
+        order = np.lexsort((c.entity, c.anchor, rank, c.kind, -c.salience, unnamed, weak))
+        effects = self._effects(u)
+        if effects is None or not len(order):
+            return order
+        history, matrix = effects
+        rows = np.searchsorted(history, c.anchor)
+        found = (rows < len(history)) & (history[np.minimum(rows, len(history) - 1)]
+                                         == c.anchor)
+        effect = np.where(found, matrix[np.minimum(rows, len(history) - 1), t], -np.inf)
+        tier = order[~weak[order]] if (~weak).any() else order
+        best = tier[np.lexsort((np.arange(len(tier)), -effect[tier]))[0]]
+        return np.concatenate([[best], order[order != best]])
+
+    def _select(self, u: int, t: int, c: _Candidates, k: int | None) -> list[Explanation]:
+        order = self._order(u, t, c)
+        if k is None:
+            return [self._materialise(u, t, c, int(i)) for i in order]
+        # one explanation per shared entity and per (anchor, relation), one collaborative
+        group = np.where(c.kind == _COLLAB, -1,
+                         np.where(c.entity >= 0, self._entity_group(c), -2 - np.arange(len(c))))
+        _, first = np.unique(group[order], return_index=True)
+        distinct = order[np.sort(first)]
+        pair = np.where(c.kind == _COLLAB, -1,
+                        c.anchor * (len(self.index.relation_rank) + 1)
+                        + self.index.source_relation[np.maximum(c.source, 0)])
+        _, first = np.unique(pair[distinct], return_index=True)
+        chosen = distinct[np.sort(first)][:k]
+        out = []
+        for i in chosen:
+            i = int(i)
+            if c.kind[i] == _COLLAB:
+                out.append(self._merged_collaborative(u, t, c, i, order))
+            else:
+                out.append(self._materialise(u, t, c, i))
+        return out
+
+    def _entity_group(self, c: _Candidates) -> np.ndarray:
+        """Global node id of each candidate's shared entity (-1 where none)."""
+        src = np.where(c.source >= 0, c.source, len(self.index.sources))
+        return np.where(c.entity >= 0, self.index.source_offsets[src] + c.entity, -1)
+
+    def _materialise(self, u: int, t: int, c: _Candidates, i: int, *,
+                     support: int | None = None, co_anchors: tuple[str, ...] = ()
+                     ) -> Explanation:
+        kg = self.kg
+        user, item = self._user_entity(u), self._entity("movie", t)
+        anchor = self._entity("movie", int(c.anchor[i]))
+        # a virtual user has no node: its path starts at the anchor
+        first = (PathStep(user, RATED[1], anchor, True),) if user else ()
+        shared = None
+        if c.kind[i] == _COLLAB:
+            kind = "collaborative"
+            other = self._entity("user", int(c.co_rater[i]))
+            steps = (*first, PathStep(other, RATED[1], anchor, False),
+                     PathStep(other, RATED[1], item, True))
+        else:
+            kind = "content"
+            source = self.index.sources[int(c.source[i])]
+            rel = source.relation
+            if isinstance(source, MovieEntityRelation):
+                shared = kg.nodes[source.entity_type][int(c.entity[i])]
+                if source.movie_is_head:
+                    steps = (*first, PathStep(anchor, rel, shared, True),
+                             PathStep(item, rel, shared, False))
+                else:
+                    steps = (*first, PathStep(shared, rel, anchor, False),
+                             PathStep(shared, rel, item, True))
+            elif source.incoming:
+                steps = (*first, PathStep(anchor, rel, item, True))
+            else:
+                steps = (*first, PathStep(item, rel, anchor, False))
+        expl = Explanation(user, item, kind, steps, anchor, shared, float(c.salience[i]), "",
+                           int(c.support[i]) if support is None else support, co_anchors)
+        return dataclasses.replace(expl, text=self.render(expl))
+
+    def _merged_collaborative(self, u: int, t: int, c: _Candidates, i: int,
+                              order: np.ndarray) -> Explanation:
+        """The best collaborative candidate ``i``, its sentence naming the next-best
+        anchor too and counting the co-raters of either."""
+        collab = order[c.kind[order] == _COLLAB]
+        second = [int(j) for j in collab[:2] if int(j) != i][:1]
+        if not second:
+            return self._materialise(u, t, c, i)
+        anchors = np.array([c.anchor[i], c.anchor[second[0]]], dtype=np.int64)
+        pos, _ = gather(self.index.liker_ptr, anchors)
+        likers = np.unique(self.index.likers[pos])
+        raters_t = self.index.likers[self.index.liker_ptr[t]:self.index.liker_ptr[t + 1]]
+        both = np.intersect1d(likers, raters_t, assume_unique=True)
+        support = int(len(both) - np.count_nonzero(both == u))
+        co_anchor = self._entity("movie", int(c.anchor[second[0]]))
+        return self._materialise(u, t, c, i, support=support, co_anchors=(co_anchor,))
+
+    # -- longer paths through the item-side graph --------------------------------------
+    def _bfs(self, sources: np.ndarray, depth: int) -> np.ndarray:
+        """Distances (``int16``, -1 unreached) from ``sources`` over the item-side graph,
+        up to ``depth``; each layer expands its lowest-degree nodes first and stops
+        before the number of visited nodes could exceed ``node_budget``."""
+        dist = np.full(self.index.num_nodes, -1, dtype=np.int16)
+        frontier = np.unique(sources)
+        dist[frontier] = 0
+        visited = len(frontier)
+        for d in range(1, depth + 1):
+            if not frontier.size:
+                break
+            degree = self.index.node_degree[frontier]
+            order = np.lexsort((frontier, degree))
+            frontier, degree = frontier[order], degree[order]
+            room = self.node_budget - visited
+            frontier = frontier[np.cumsum(degree) <= room]
+            if not frontier.size:
+                break
+            pos, _ = gather(self.index.node_ptr, frontier)
+            nbr = self.index.node_neighbours[pos]
+            nbr = np.unique(nbr[dist[nbr] < 0])
+            dist[nbr] = d
+            visited += len(nbr)
+            frontier = nbr
+        return dist
+
+    def _walk(self, start: int, dist: np.ndarray, score: np.ndarray) -> list[int]:
+        """Nodes from ``start`` down ``dist`` to a node at distance 0, preferring the
+        highest ``score`` (then the smallest id) at each step."""
+        path = [start]
+        x = start
+        while dist[x] > 0:
+            nbr = self.index.node_neighbours[self.index.node_ptr[x]:self.index.node_ptr[x + 1]]
+            nbr = nbr[dist[nbr] == dist[x] - 1]
+            best = nbr[np.lexsort((nbr, -score[nbr]))[0]]
+            path.append(int(best))
+            x = int(best)
+        return path
+
+    def _is_content(self, nodes: tuple[int, ...]) -> bool:
+        """Whether anchor – E – target is a content path (same relation, same storage
+        direction, E neither movie nor user): those are found by :meth:`_content`."""
+        if len(nodes) != 3:
+            return False
+        first, second = self._step(nodes[0], nodes[1]), self._step(nodes[1], nodes[2])
+        return (first.relation == second.relation and first.forward != second.forward
+                and entity_type(first.target) not in ("movie", "user"))
+
+    def _step(self, x: int, y: int) -> PathStep:
+        """The (first, by edge type) graph edge between global nodes ``x`` and ``y``."""
+        lo, hi = self.index.node_ptr[x], self.index.node_ptr[x + 1]
+        j = lo + int(np.flatnonzero(self.index.node_neighbours[lo:hi] == y)[0])
+        rel = self.index.edge_types[int(self.index.node_edge_type[j])][1]
+        a, b = self.index.node_entity(x), self.index.node_entity(y)
+        if self.index.node_edge_forward[j]:
+            return PathStep(a, rel, b, True)
+        return PathStep(b, rel, a, False)
+
+    def _kg_paths(self, u: int, t: int, anchors: np.ndarray, dense: np.ndarray
+                  ) -> list[Explanation]:
+        if not anchors.size or self.index.node_degree[self.index.offset["movie"] + t] == 0:
+            return []
+        movie0 = self.index.offset["movie"]
+        span = self.max_hops - 1          # edges between anchor and target
+        depth_a = span // 2
+        depth_t = span - depth_a
+        g_anchors = anchors + movie0
+        g_t = t + movie0
+        dist_t = self._bfs(np.array([g_t]), depth_t)
+        dist_a = self._bfs(g_anchors, depth_a)
+        both = (dist_a >= 0) & (dist_t >= 0)
+        total = dist_a.astype(np.int64) + dist_t
+        meet = np.flatnonzero(both & (total >= 2))
+        if not meet.size:
+            return []
+        meet = meet[np.lexsort((meet, -self.index.node_rarity[meet], total[meet]))]
+        anchor_score = np.zeros(self.index.num_nodes, dtype=np.float64)
+        anchor_score[movie0:movie0 + self.num_items] = dense
+        score_a = np.where(dist_a == 0, anchor_score + 1.0, self.index.node_rarity)
+        found: dict[tuple[int, ...], float] = {}
+        for examined, m in enumerate(meet.tolist()):
+            if len(found) >= 2 * self.max_paths or examined >= 16 * self.max_paths:
+                break
+            left = self._walk(m, dist_a, score_a)[::-1]     # anchor ... m
+            right = self._walk(m, dist_t, self.index.node_rarity)   # m ... T
+            nodes = tuple(left + right[1:])
+            if len(set(nodes)) != len(nodes) or nodes in found or self._is_content(nodes):
+                continue
+            a = nodes[0] - movie0
+            middle = np.array(nodes[1:-1], dtype=np.int64)
+            rarities = np.maximum(self.index.node_rarity[middle], 1e-12)
+            quality = float(np.exp(np.mean(np.log(rarities))))
+            # the rated edge (or stated like) plus len(nodes) - 1 edges anchor → item
+            hops = len(nodes)
+            sal = dense[a] * quality * HOP_DISCOUNT ** (hops - 3)
+            if self._similarity is not None:
+                sal *= float(self._sim_factor(np.array([a]), t)[0])
+            found[nodes] = sal
+        ranked = sorted(found.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
+        user, item = self._user_entity(u), self._entity("movie", t)
+        out = []
+        for nodes, sal in ranked[:self.max_paths]:
+            anchor = self.index.node_entity(nodes[0])
+            first = (PathStep(user, RATED[1], anchor, True),) if user else ()
+            steps = (*first, *(self._step(x, y) for x, y in zip(nodes, nodes[1:])))
+            expl = Explanation(user, item, "kg", steps, anchor, self.index.node_entity(nodes[-2]),
+                               float(sal), "")
+            out.append(dataclasses.replace(expl, text=self.render(expl)))
+        return out
+
+    def __repr__(self) -> str:
+        return (f"PathExplainer({self.kg!r}, sources={len(self.index.sources)}, "
+                f"max_hops={self.max_hops}, max_paths={self.max_paths})")
+
+

@@ -1,0 +1,48 @@
+"""The model's leave-one-out effect (kgrec.explain.effect)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from kgrec.explain.effect import leave_one_out, model_anchor_effect
+
+
+def test_linear_scorer_effect_is_the_weight_row():
+    """For ``s = x B`` removing history movie ``h`` lowers every score by ``B[h]``."""
+    rng = np.random.default_rng(0)
+    weight = torch.from_numpy(rng.normal(size=(7, 7))).float()
+    effect = leave_one_out(lambda h: h @ weight, 7, batch_size=2)  # several batches
+    history = np.array([0, 3, 5])
+    out = effect(0, history)
+    assert out.shape == (3, 7)
+    np.testing.assert_allclose(out, weight.numpy()[history], rtol=1e-5, atol=1e-5)
+    assert effect(0, np.array([], dtype=np.int64)).shape == (0, 7)
+
+
+def test_nonlinear_scorer_matches_removing_each_movie():
+    def score(h):  # mean of the history's rows of a fixed matrix: not linear in h
+        m = torch.arange(25, dtype=torch.float32).reshape(5, 5)
+        return (h @ m) / h.sum(1, keepdim=True).clamp_min(1.0)
+
+    history = np.array([1, 2, 4])
+    out = leave_one_out(score, 5)(3, history)
+    full = torch.zeros(1, 5)
+    full[0, history] = 1.0
+    for j, movie in enumerate(history):
+        without = full.clone()
+        without[0, movie] = 0.0
+        np.testing.assert_allclose(out[j], (score(full) - score(without))[0].numpy(), atol=1e-6)
+
+
+def test_models_without_history_scoring_give_none():
+    class NoHistory:
+        def score_history(self, h):
+            raise NotImplementedError
+
+    class Linear:
+        def score_history(self, h):
+            return h * 2.0
+
+    assert model_anchor_effect(NoHistory(), 4) is None
+    assert model_anchor_effect(Linear(), 4)(0, np.array([1])).tolist() == [[0, 2, 0, 0]]
