@@ -134,7 +134,8 @@ def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainCon
     bad_evals = 0
     start = time.perf_counter()
     try:
-        with _threads(config.threads):
+        with _threads(config.threads if config.threads is not None
+                      else getattr(model, "preferred_threads", None)):
             rng = seed_everything(config.seed)
             if hasattr(model, "reset_parameters"):
                 model.reset_parameters()
