@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ import pandas as pd
 import torch
 
 from kgrec.config import KGRecConfig
+from kgrec.models.registry import MODEL_NAMES
 
-DEFAULT_MODELS = ("pop", "itemknn", "ease", "bpr", "lightgcn", "pyg-lightgcn", "text-cosine",
-                  "genre-profile", "dlae", "lightgcn-kg", "sage", "hybrid")
+#: Every registered model (the registry imports no torch at import time).
+DEFAULT_MODELS = MODEL_NAMES
 REPORTED = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr@10", "hit@10", "precision@10",
             "map@10", "coverage@10", "novelty@10")
 
@@ -208,7 +208,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
         dataset: dataset name or folder giving the movies and side information.
         data_dir: local folder of the dataset (see :func:`kgrec.data.load_dataset`).
         kg_dir: RecBole ``.kg``/``.link`` folder merged into the graph.
-        models: model names (see :data:`kgrec.models.registry.REGISTRY`).
+        models: model names (see :data:`kgrec.models.registry.MODEL_NAMES`).
         seeds: training seeds; trainable models run once per seed and report the mean
             (and std) of the test metrics.
         config: hyper-parameters (default :class:`KGRecConfig`).
@@ -219,41 +219,33 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     """
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, to_csr
-    from kgrec.graph import KnowledgeGraph
-    from kgrec.models.registry import INDUCTIVE, REGISTRY, ModelContext, fit_model
+    from kgrec.models.registry import CLOSED_FORM, get_spec, is_inductive
+    from kgrec.train import build_context, fit_model
 
     config = config or KGRecConfig()
-    unknown = [m for m in models if m not in REGISTRY]
+    unknown = [m for m in models if m not in MODEL_NAMES]
     if unknown:
-        raise ValueError(f"unknown models {unknown}; choose from {sorted(REGISTRY)}")
+        raise ValueError(f"unknown models {unknown}; choose from {list(MODEL_NAMES)}")
     ds = load_dataset(dataset, data_dir=data_dir, kg_dir=kg_dir)
     split = read_split(split_dir)
-    kg = KnowledgeGraph.from_dataset(ds, split.train)
-    valid, test = to_csr(split.valid, kg), to_csr(split.test, kg)
-    mask = (kg.interaction_matrix() + valid).tocsr()
-    candidates = None
-    if split.is_cold_start:
-        candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
     if explain_models is None:
         explain_models = (config.model.name,)
     needs_text = (bool(set(explain_models) & set(models)) or config.model.name in models
-                  or any(m in ("text-cosine", "sage") for m in models)
-                  or config.model.text_mode != "none")
-    features = None
-    if needs_text:
-        from kgrec.text import encode_graph
-
-        features = encode_graph(kg, ds, config.text)
-    years = ds.items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
-    ctx = ModelContext.from_graph(kg, valid, features, years.to_numpy(dtype=np.int64))
-    popularity = torch.from_numpy(np.asarray(ctx.train.sum(0)).ravel())
+                  or any(get_spec(m).needs_text(config) for m in models))
+    ctx = build_context(ds, split.train, split.valid, config, text=needs_text)
+    kg, features, valid = ctx.kg, ctx.node_features, ctx.valid
+    test = to_csr(split.test, kg)
+    mask = ctx.train if valid is None else (ctx.train + valid).tocsr()
+    candidates = None
+    if split.is_cold_start:
+        candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
     reports: dict[str, ModelReport] = {}
     for name in models:
-        if split.is_cold_start and name not in INDUCTIVE:
+        if split.is_cold_start and not is_inductive(name, config):
             reports[name] = ModelReport(name, note="cannot score unseen items (not inductive)")
             continue
         runs = []
-        trainable = name not in ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile")
+        trainable = get_spec(name).fit != CLOSED_FORM
         for seed in (seeds if trainable else seeds[:1]):
             log_path = None
             if log_dir is not None:
@@ -267,7 +259,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 train_seconds = time.perf_counter() - start
                 start = time.perf_counter()
                 result = evaluate(fitted.model, test=test, mask=mask, ks=(10, 20),
-                                  candidates=candidates, item_popularity=popularity)
+                                  candidates=candidates, item_popularity=ctx.item_popularity)
                 eval_seconds = time.perf_counter() - start
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
@@ -280,7 +272,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             from kgrec.recommender import Recommender
 
             seen = pd.concat([split.train, split.valid])
-            rec = Recommender.from_fitted(ds, kg, runs[0][1].model, features, seen, config)
+            rec = Recommender.from_fitted(ds, ctx, runs[0][1].model, seen, config)
             reports[name].details["latency"] = recommender_latency(rec, seed=seeds[0])
     protocol = ("cold-start: rank the held-out cold items only" if split.is_cold_start
                 else "full ranking over all items, train+valid items masked")
@@ -376,6 +368,3 @@ def _summarise(name: str, runs: list) -> ModelReport:
         report.details["fusion_weights"] = {k: round(v, 4) for k, v in first.details["weights"].items()}
     return report
 
-
-def default_out_dir() -> Path:
-    return Path(os.environ.get("KGREC_RESULTS_DIR", "results"))

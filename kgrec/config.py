@@ -13,9 +13,11 @@ A config file maps one-to-one to the Python API::
     [text]
     model_name = "all-MiniLM-L6-v2"
 
-Sections: ``model`` (:class:`ModelConfig`), ``train`` (:class:`kgrec.train.TrainConfig`),
+Sections: ``model`` (:class:`ModelConfig`), ``train`` (:class:`TrainConfig`),
 ``text`` (:class:`kgrec.text.config.TextConfig`), ``explain`` (:class:`ExplainConfig`).
-Unknown keys are errors, missing keys take their defaults.
+Unknown keys are errors, missing keys take their defaults, and the defaults live here
+only: ``KGRecConfig.from_dict({}) == KGRecConfig()``. Model names come from the one model
+registry, :data:`kgrec.models.registry.MODEL_NAMES`.
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from kgrec.models.registry import FUSION, MODEL_NAMES, REGISTRY
 from kgrec.text.config import TextConfig
-from kgrec.train.options import TrainConfig
 
-#: Models :class:`ModelConfig.name` can take (see :mod:`kgrec.models.registry`).
-MODEL_NAMES = ("pop", "itemknn", "ease", "dlae", "bpr", "lightgcn", "lightgcn-kg",
-               "pyg-lightgcn", "text-cosine", "genre-profile", "sage", "hybrid")
+__all__ = ["MODEL_NAMES", "ExplainConfig", "KGRecConfig", "ModelConfig", "TextConfig",
+           "TrainConfig"]
 
 
 def _from_dict(cls: type, data: dict[str, Any], section: str) -> Any:
@@ -43,6 +44,58 @@ def _from_dict(cls: type, data: dict[str, Any], section: str) -> Any:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """Options of the BPR training loop (:func:`kgrec.train.train_bpr`).
+
+    Args:
+        epochs: maximum number of passes over the training interactions (default 400).
+        batch_size: (user, positive, negative) triples per optimiser step (default 2048).
+        learning_rate: Adam step size (default 2e-3).
+        reg: weight of the model's L2 regulariser on the embeddings used in a batch
+            (default 1e-4).
+        patience: stop after this many evaluations without a better validation NDCG@10
+            (default 10, i.e. 50 epochs at ``eval_every=5``); ``0`` disables early stopping.
+        eval_every: validate every this many epochs (default 5).
+        seed: seeds the default split, parameter initialisation, shuffling and negative
+            sampling (default 0).
+        device: torch device string (default ``"cpu"``).
+        threads: torch intra-op threads for the run, ``None`` keeps torch's setting.
+        show_progress: tqdm bar over epochs.
+        log_path: JSON-lines file that receives one record per epoch (``None``: no file).
+    """
+
+    epochs: int = 400
+    batch_size: int = 2048
+    learning_rate: float = 2e-3
+    reg: float = 1e-4
+    patience: int = 10
+    eval_every: int = 5
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    show_progress: bool = True
+    log_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+        if self.reg < 0 or self.patience < 0:
+            raise ValueError("TrainConfig.reg and TrainConfig.patience must be >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"TrainConfig.threads must be >= 1 or None, got {self.threads}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data, "train")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Which model, and its hyper-parameters.
 
@@ -50,16 +103,17 @@ class ModelConfig:
         name: one of :data:`MODEL_NAMES` (default ``"hybrid"``).
         embedding_size: embedding dimension of LightGCN / BPR-MF / GraphSAGE (64).
         num_layers: LightGCN propagation layers (3); GraphSAGE uses ``sage_layers``.
-        use_kg: let LightGCN propagate over movie–entity KG edges too (``lightgcn-kg``
-            and the hybrid's graph component).
-        kg_relations: KG relations used as LightGCN edges (empty: all of them).
+        kg_relations: KG relations ``lightgcn-kg`` propagates over besides the ratings
+            (empty: all of them). (A hybrid uses KG edges when one of its
+            ``hybrid_components`` is ``"lightgcn-kg"``.)
         text_mode: how text features enter LightGCN: ``"none"``, ``"init"``, ``"fuse"``.
         ease_reg: EASE's λ (250).
         dlae_dropout, dlae_reg: DLAE's dropout p (0.5) and λ (300).
         knn_neighbors: ItemKNN neighbours per item (100).
         sage_hidden, sage_layers, sage_dropout: GraphSAGE width (64), depth (2), dropout.
-        sage_epochs, sage_learning_rate, sage_batch_size: GraphSAGE's training budget
-            (50 epochs, patience 8), Adam step (3e-3) and batch (8192).
+        sage_epochs, sage_patience, sage_learning_rate, sage_batch_size: GraphSAGE's
+            training budget (50 epochs, validated every epoch, stopping after 8 without
+            improvement), Adam step (3e-3) and batch (8192).
         sage_rated_dropout: share of rating edges dropped per step when movies also
             aggregate over their raters (0.5), so that movies without raters (cold
             start) are encoded like warm ones with few.
@@ -72,7 +126,6 @@ class ModelConfig:
     name: str = "hybrid"
     embedding_size: int = 64
     num_layers: int = 3
-    use_kg: bool = True
     kg_relations: tuple[str, ...] = ()
     text_mode: str = "none"
     ease_reg: float = 250.0
@@ -83,6 +136,7 @@ class ModelConfig:
     sage_layers: int = 2
     sage_dropout: float = 0.1
     sage_epochs: int = 50
+    sage_patience: int = 8
     sage_learning_rate: float = 3e-3
     sage_batch_size: int = 8192
     sage_rated_dropout: float = 0.5
@@ -92,7 +146,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.name!r}; choose one of {list(MODEL_NAMES)}")
-        bad = [c for c in self.hybrid_components if c not in MODEL_NAMES or c == "hybrid"]
+        bad = [c for c in self.hybrid_components
+               if c not in MODEL_NAMES or REGISTRY[c].fit == FUSION]
         if bad:
             raise ValueError(f"invalid hybrid components {bad}")
         if self.text_mode not in ("none", "init", "fuse"):
@@ -118,8 +173,7 @@ class KGRecConfig:
     """The whole pipeline's configuration (see the module docstring for the file form)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=400, batch_size=2048, learning_rate=0.002, reg=1e-4, patience=10, eval_every=5))
+    train: TrainConfig = field(default_factory=TrainConfig)
     text: TextConfig = field(default_factory=TextConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
 

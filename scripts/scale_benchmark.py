@@ -58,9 +58,9 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: in
     from kgrec.evaluate import evaluate, to_csr
     from kgrec.graph import KnowledgeGraph
     from kgrec.graph.rdf import write_turtle
-    from kgrec.models.registry import ModelContext, fit_model
-    from kgrec.recommender import Recommender, _item_years
+    from kgrec.recommender import Recommender
     from kgrec.text import encode_graph
+    from kgrec.train.fit import ModelContext, fit_model, item_years
 
     config = KGRecConfig().replace(
         model={"name": model}, train={"epochs": epochs, "seed": seed, "threads": threads,
@@ -99,9 +99,9 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: in
     def fit() -> None:
         kg = state["kg"]
         state["valid_csr"] = to_csr(state["valid"], kg)
-        ctx = ModelContext.from_graph(kg, state["valid_csr"], state["features"],
-                                      _item_years(state["ds"], kg))
-        state["fitted"] = fit_model(model, ctx, config)
+        state["ctx"] = ModelContext.from_graph(kg, state["valid_csr"], state["features"],
+                                               item_years(state["ds"], kg))
+        state["fitted"] = fit_model(model, state["ctx"], config)
 
     def evaluation() -> None:
         kg = state["kg"]
@@ -112,9 +112,8 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: in
     def save() -> None:
         import pandas as pd
 
-        rec = Recommender.from_fitted(state["ds"], state["kg"], state["fitted"].model,
-                                      state["features"], pd.concat([state["train"], state["valid"]]),
-                                      config)
+        rec = Recommender.from_fitted(state["ds"], state["ctx"], state["fitted"].model,
+                                      pd.concat([state["train"], state["valid"]]), config)
         rec.save(work / "model")
 
     def turtle() -> None:

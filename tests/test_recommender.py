@@ -73,7 +73,7 @@ def test_query_directed_by_tarantino(rec):
 def test_query_combines_genre_decade_and_named_movie(rec):
     recs = rec.recommend(query="a 90s crime film like Pulp Fiction", k=5)
     assert "Pulp Fiction" not in {r.title for r in recs}
-    genre_ids = rec._genres["genre:Crime"]
+    genre_ids = rec.catalog_.genre_movies("genre:Crime")
     crime = {rec.kg_.item_ids[i] for i in genre_ids}
     assert sum(r.item_id in crime for r in recs) >= 4
     assert sum(1990 <= (r.year or 0) < 2000 for r in recs) >= 3
@@ -84,8 +84,8 @@ def test_liked_titles_cold_start_user(rec):
     titles = {r.title for r in recs}
     assert not {"Heat", "Casino"} & titles
     # related to the liked titles: most share a person or genre with Heat or Casino
-    heat = rec._parser.resolve_title("Heat")[0]
-    casino = rec._parser.resolve_title("Casino")[0]
+    heat = rec.scorer_.parser.resolve_title("Heat")[0]
+    casino = rec.scorer_.parser.resolve_title("Casino")[0]
     related = set()
     for anchor in (heat, casino):
         a = rec.kg_.index(anchor)
@@ -105,7 +105,7 @@ def test_filters(rec, split):
     user = split.train["user_id"].iloc[1]
     recs = rec.recommend(user, k=5, filters={"genres": ["Western"], "min_year": 1960},
                          explain=False)
-    westerns = {rec.kg_.item_ids[i] for i in rec._genres["genre:Western"]}
+    westerns = {rec.kg_.item_ids[i] for i in rec.catalog_.genre_movies("genre:Western")}
     assert recs and all(r.item_id in westerns and r.year >= 1960 for r in recs)
     with pytest.raises(ValueError, match="unknown filters"):
         rec.recommend(user, filters={"colour": "red"})
@@ -171,10 +171,124 @@ def test_cold_start_movie_is_recommendable(sample_dataset):
     config = KGRecConfig().replace(train={"epochs": 3, "show_progress": False},
                                    text={"show_progress": False})
     cold = Recommender(config).fit(sample_dataset, train=train, valid=train.iloc[:0])
-    assert bool(cold._cold[cold.kg_.item_index(jackie)])
+    assert bool(cold.scorer_.cold[cold.kg_.item_index(jackie)])
     liked = cold.recommend(liked=["Pulp Fiction", "Reservoir Dogs", "Kill Bill: Vol. 1"], k=20)
     assert jackie in [r.item_id for r in liked]
     rec = next(r for r in liked if r.item_id == jackie)
     assert rec.explanations and all(path_exists(cold.kg_, e) for e in rec.explanations)
     query = cold.recommend(query="movies directed by Quentin Tarantino", k=10, explain=False)
     assert jackie in [r.item_id for r in query]
+
+
+# -- argument validation at the facade (issue 14) -------------------------------------------
+def test_a_string_liked_is_one_title(rec):
+    assert ([r.item_id for r in rec.recommend(liked="Heat", k=5, explain=False)]
+            == [r.item_id for r in rec.recommend(liked=["Heat"], k=5, explain=False)])
+    with pytest.raises(TypeError, match=r"liked\[1\] must be a title"):
+        rec.recommend(liked=["Heat", 3], k=5)
+    with pytest.raises(TypeError, match="liked must be"):
+        rec.recommend(liked=42, k=5)
+
+
+def test_string_filters_are_one_value(rec, split):
+    user = split.train["user_id"].iloc[1]
+    one = rec.recommend(user, k=20, filters={"genres": "Crime"}, explain=False)
+    assert one == rec.recommend(user, k=20, filters={"genres": ["Crime"]}, explain=False)
+    crime = {rec.kg_.item_ids[i] for i in rec.catalog_.genre_movies("genre:Crime")}
+    assert one and all(r.item_id in crime for r in one)
+    full = rec.recommend(user, k=10, explain=False)
+    target = full[0].item_id
+    kept = rec.recommend(user, k=10, filters={"exclude": target}, explain=False)
+    assert target not in {r.item_id for r in kept}
+    assert [r.item_id for r in kept[:9]] == [r.item_id for r in full[1:]]
+    # an unknown id is an error naming the whole string (one id, not its characters)
+    with pytest.raises(KeyError, match=r"filters\['exclude'\]: unknown item id 'no-such-id'"):
+        rec.recommend(user, k=5, filters={"exclude": "no-such-id"})
+    with pytest.raises(KeyError, match=r"filters\['genres'\]: unknown genre 'C'"):
+        rec.recommend(user, k=5, filters={"genres": ["C"]})
+    with pytest.raises(TypeError, match=r"filters\['min_year'\] must be an integer"):
+        rec.recommend(user, k=5, filters={"min_year": "1990"})
+    with pytest.raises(ValueError, match="min_year 2000 is after max_year 1990"):
+        rec.recommend(user, k=5, filters={"min_year": 2000, "max_year": 1990})
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, "3", True, None])
+def test_bad_k_is_a_clear_value_error(rec, split, k):
+    user = split.train["user_id"].iloc[0]
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        rec.recommend(user, k=k)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        rec.recommend_batch([user], k=k)
+
+
+def test_recommend_batch_refuses_a_string_of_users(rec):
+    with pytest.raises(TypeError, match="users must be a list of user ids"):
+        rec.recommend_batch("u1")
+
+
+def test_recommend_batch_cost_does_not_grow_with_the_catalogue(rec, split, monkeypatch):
+    """Records are built from the catalogue's tuples, never from ``kg.item_ids`` (a list
+    rebuilt over every movie on each access)."""
+    from kgrec.graph.knowledge_graph import KnowledgeGraph
+
+    calls = []
+    original = KnowledgeGraph.item_ids.fget
+    monkeypatch.setattr(KnowledgeGraph, "item_ids",
+                        property(lambda self: calls.append(1) or original(self)))
+    users = list(split.train["user_id"].unique()[:50])
+    out = rec.recommend_batch(users, k=10)
+    assert len(out) == 50 and all(len(v) == 10 for v in out.values())
+    assert calls == []
+
+
+# -- no per-request state on the instance ----------------------------------------------------
+def _mixed_requests(rec, split) -> list[dict]:
+    users = list(split.train["user_id"].unique()[:6])
+    return ([{"user": u, "k": 5} for u in users]
+            + [{"query": q, "k": 5} for q in ("movies directed by Quentin Tarantino",
+                                              "a 90s crime film like Pulp Fiction",
+                                              "westerns from the 1960s", "Robert De Niro")]
+            + [{"liked": liked, "k": 5} for liked in (["Heat", "Casino"], ["Pulp Fiction"],
+                                                      ["The Godfather"])]
+            + [{"user": users[0], "query": "a crime film", "k": 5},
+               {"user": users[1], "liked": ["Heat"], "filters": {"genres": "Crime"}, "k": 5},
+               {"batch": users[:3], "k": 5}])
+
+
+def _call(rec, request: dict):
+    request = dict(request)
+    if "batch" in request:
+        out = rec.recommend_batch(request.pop("batch"), explain=True, **request)
+        return {u: [(r.item_id, r.score, tuple(e.text for e in r.explanations)) for r in v]
+                for u, v in out.items()}
+    return [(r.item_id, r.score, tuple(e.text for e in r.explanations))
+            for r in rec.recommend(request.pop("user", None), **request)]
+
+
+def test_batch_after_a_query_cites_no_query(rec, split):
+    users = list(split.train["user_id"].unique()[:3])
+    before = _call(rec, {"batch": users, "k": 5})
+    rec.recommend(query="movies directed by Quentin Tarantino", k=5)
+    after = _call(rec, {"batch": users, "k": 5})
+    assert after == before
+    assert not any("your query" in text for recs in after.values() for *_, texts in recs
+                   for text in texts)
+
+
+def test_concurrent_calls_give_the_serial_results(rec, split):
+    """8 threads x 300 mixed calls (users, queries, liked titles, mixes, batches) on one
+    Recommender give exactly the results of the same calls made one at a time."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = _mixed_requests(rec, split)
+    serial = [_call(rec, r) for r in requests]
+    rng = random.Random(0)
+    plans = [[rng.randrange(len(requests)) for _ in range(300)] for _ in range(8)]
+
+    def worker(plan: list[int]) -> list[int]:
+        return [i for i in plan if _call(rec, requests[i]) != serial[i]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        mismatches = [i for bad in pool.map(worker, plans) for i in bad]
+    assert mismatches == [], [requests[i] for i in sorted(set(mismatches))]

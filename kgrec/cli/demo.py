@@ -82,7 +82,6 @@ def _demo(args: argparse.Namespace) -> int:
     import json
     import time
 
-    import numpy as np
     import pandas as pd
     import torch
 
@@ -91,10 +90,9 @@ def _demo(args: argparse.Namespace) -> int:
     from kgrec.cli.train import build_config, load_dataset_quietly
     from kgrec.data import random_split
     from kgrec.evaluate import evaluate, to_csr
-    from kgrec.graph import KnowledgeGraph
-    from kgrec.models.registry import ModelContext, fit_model
     from kgrec.recommender import Recommender
-    from kgrec.text import TextEncoder, encode_graph
+    from kgrec.text import TextEncoder
+    from kgrec.train import build_context, fit_model
 
     if args.users < 0:
         raise CLIError(f"--users must be >= 0, got {args.users}")
@@ -134,21 +132,19 @@ def _demo(args: argparse.Namespace) -> int:
     say(f"[2/7] per-user random split 80/10/10 (seed {seed}, {lap('split'):.1f} s): "
         f"train {len(split.train):,}, valid {len(split.valid):,}, test {len(split.test):,}")
 
-    # 3. graph and text features (cached on disk by text hash) --------------------------------
-    kg = KnowledgeGraph.from_dataset(dataset, split.train)
-    lap("graph")
+    # 3. graph and text features (cached on disk by text hash), built once: fit uses them --
     encoder = TextEncoder(config.text)
-    features = encode_graph(kg, dataset, encoder=encoder)
-    lap("text")
+    context = build_context(dataset, split.train, split.valid, config, encoder=encoder)
+    lap("graph_text")
+    kg, features = context.kg, context.node_features
     n_texts = encoder.stats.embedded + encoder.stats.cached
-    say(f"[3/7] knowledge graph ({timings['graph']:.1f} s): {kg!r}\n"
-        f"      text features ({timings['text']:.1f} s): {n_texts:,} node texts → "
-        f"{features['movie'].shape[1]}-d {config.text.model_name} vectors; "
-        f"{encoder.stats.embedded:,} embedded, {encoder.stats.cached:,} from the cache "
-        f"({encoder.cache_path})")
+    say(f"[3/7] knowledge graph and text features ({timings['graph_text']:.1f} s): {kg!r}\n"
+        f"      {n_texts:,} node texts → {features['movie'].shape[1]}-d "
+        f"{config.text.model_name} vectors; {encoder.stats.embedded:,} embedded, "
+        f"{encoder.stats.cached:,} from the cache ({encoder.cache_path})")
 
     # 4. fit ----------------------------------------------------------------------------------
-    rec = Recommender(config).fit(dataset, train=split.train, valid=split.valid)
+    rec = Recommender(config).fit(dataset, train=split.train, valid=split.valid, context=context)
     lap("fit")
     result = rec.fit_result_
     training = result.training
@@ -163,11 +159,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     # 5. held-out evaluation against popularity -----------------------------------------------
     ours = rec.evaluate(split.test, ks=(10, 20))
-    popularity = torch.from_numpy(np.asarray(rec.kg_.interaction_matrix().sum(0)).ravel())
-    pop = fit_model("pop", ModelContext.from_graph(rec.kg_), config).model
-    baseline = evaluate(pop, test=to_csr(split.test, rec.kg_),
-                        mask=to_csr(pd.concat([split.train, split.valid]), rec.kg_),
-                        ks=(10, 20), item_popularity=popularity)
+    pop = fit_model("pop", context, config).model
+    baseline = evaluate(pop, test=to_csr(split.test, kg),
+                        mask=to_csr(pd.concat([split.train, split.valid]), kg),
+                        ks=(10, 20), item_popularity=context.item_popularity)
     lap("evaluate")
     say(f"[5/7] held-out test ({ours.num_users:,} users, {len(split.test):,} interactions; "
         f"train and valid items masked; {timings['evaluate']:.1f} s)")

@@ -35,7 +35,7 @@ def resolve_movie(rec, movie: str) -> tuple[str, list[str]]:
     matches."""
     from kgrec.cli import CLIError
     from kgrec.data import movie_id
-    from kgrec.query import QueryParser
+    from kgrec.serve.query import QueryParser
 
     if movie.startswith("movie:"):
         if not rec.kg_.has(movie):

@@ -37,6 +37,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from kgrec.models.registry import MODEL_NAMES
+
     parser.add_argument("--dataset", default="sample", metavar="NAME_OR_PATH",
                         help="dataset name (sample, ml-100k, ml-1m, hetrec-2k, ...) or a folder "
                              "of CSV/TSV files (default: %(default)s)")
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a seeded 90/10 split")
     parser.add_argument("--model", metavar="NAME",
                         help="model name, overriding [model] name of the config (default: "
-                             "hybrid; see kgrec.config.MODEL_NAMES)")
+                             "hybrid; one of " + ", ".join(MODEL_NAMES) + ")")
     add_config_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder to save the fitted recommender to (replaced atomically)")
@@ -142,14 +144,10 @@ def load_dataset_quietly(name: str, data_dir: str | None, command: str):
 def validation_metrics(rec, train, valid, ks: tuple[int, ...] = (10, 20)):
     """Metrics of a fitted recommender's model on ``valid``, masking ``train`` only
     (:meth:`Recommender.evaluate` masks validation items too, being meant for test)."""
-    import numpy as np
-    import torch
-
     from kgrec.evaluate import evaluate, to_csr
 
     return evaluate(rec.model_, test=to_csr(valid, rec.kg_), mask=to_csr(train, rec.kg_), ks=ks,
-                    item_popularity=torch.from_numpy(
-                        np.asarray(rec.kg_.interaction_matrix().sum(0)).ravel()))
+                    item_popularity=rec.context_.item_popularity)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -492,8 +492,9 @@ class PathExplainer:
         dense = np.zeros(self.num_items, dtype=np.float64)
         dense[items] = weights
         pos, owner = _gather(self._m_ptr, items)
-        self._user_cache = (u, items, weights, dense, self._m_users[pos], owner)
-        return self._user_cache[1:]
+        cache = (u, items, weights, dense, self._m_users[pos], owner)
+        self._user_cache = cache  # one assignment: concurrent callers never mix users
+        return cache[1:]
 
     # -- public API --------------------------------------------------------------------
     def explain(self, user: Any, item: Any, k: int | None = 3, *,

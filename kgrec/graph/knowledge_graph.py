@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kgrec.data.dataset import MovieDataset, entity_key, entity_type, movie_id, user_id
+from kgrec.graph.schema import RATED, EdgeType
 
 if TYPE_CHECKING:  # heavy imports stay lazy
     import networkx as nx
@@ -23,8 +24,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
     import scipy.sparse as sp
     from torch_geometric.data import HeteroData
 
-EdgeType = tuple[str, str, str]
-RATED: EdgeType = ("user", "rated", "movie")
+__all__ = ["RATED", "EdgeType", "GraphStats", "KnowledgeGraph"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,30 @@ class KnowledgeGraph:
         u, m = self.edges[RATED]
         data = np.ones(len(u), dtype=np.float32)
         return sp.csr_matrix((data, (u, m)), shape=(self.num_users, self.num_items))
+
+    def item_entity_matrix(self, relations: tuple[str, ...] = ()
+                           ) -> tuple[sp.csr_matrix, list[str]]:
+        """Binary ``[num_items, E]`` matrix of movie → side-entity edges over the KG
+        relations (all when ``relations`` is empty) and its column ids
+        ``"<relation>|<entity id>"``; entities linked to no movie are dropped."""
+        import scipy.sparse as sp
+
+        rows, cols, entities = [], [], []
+        offset = 0
+        for (src, rel, dst), index in self.edges.items():
+            if src != "movie" or dst in ("movie", "user") or (relations and rel not in relations):
+                continue
+            rows.append(index[0])
+            cols.append(index[1] + offset)
+            entities.extend(f"{rel}|{e}" for e in self.nodes[dst])
+            offset += self.num_nodes(dst)
+        if not rows:
+            return sp.csr_matrix((self.num_items, 0), dtype=np.float32), []
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)),
+                               shape=(self.num_items, offset))
+        used = np.flatnonzero(np.asarray(matrix.sum(0)).ravel() > 0)
+        return matrix[:, used].tocsr(), [entities[j] for j in used]
 
     def stats(self) -> GraphStats:
         return GraphStats({t: len(ids) for t, ids in self.nodes.items()},

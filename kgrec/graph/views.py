@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kgrec.graph.knowledge_graph import RATED
+from kgrec.graph.schema import RATED
 
 if TYPE_CHECKING:  # networkx is imported lazily, inside to_networkx
     import networkx as nx

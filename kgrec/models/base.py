@@ -24,6 +24,14 @@ class ScoringModel(nn.Module):
     num_items: int
     inductive: bool = False
 
+    def _apply(self, fn, *args, **kwargs):
+        """``.to()`` / ``.cuda()`` / ``.double()`` also drop a model's derived ``_cache``
+        (e.g. propagated embeddings kept in eval mode), which would stay behind on the
+        old device; it is recomputed on the next call."""
+        if getattr(self, "_cache", None) is not None:
+            self._cache = None
+        return super()._apply(fn, *args, **kwargs)
+
     def score(self, users: Tensor) -> Tensor:  # pragma: no cover - interface
         """Scores of every item for each user index in ``users`` (``[B]`` → ``[B, I]``)."""
         raise NotImplementedError

@@ -19,8 +19,6 @@ standardised sum ranks better than either (measured in ``scripts/benchmark.py``)
 
 from __future__ import annotations
 
-import itertools
-
 import scipy.sparse as sp
 import torch
 from torch import Tensor
@@ -64,31 +62,35 @@ class ScoreFusion(ScoringModel):
         self.names = list(components)
         # ModuleDict keys must be identifiers that do not shadow its methods ("pop")
         self._modules_by_slot = torch.nn.ModuleList(components.values())
-        weights = {name: 1.0 for name in components} if weights is None else dict(weights)
-        unknown = set(weights) - set(components)
-        if unknown:
-            raise ValueError(f"weights for unknown components {sorted(unknown)}")
-        if any(w < 0 for w in weights.values()):
-            raise ValueError(f"weights must be non-negative, got {weights}")
         # a buffer, so that the fitted weights travel in state_dict() with the components
-        self.register_buffer("fusion_weights",
-                             torch.tensor([float(weights.get(n, 0.0)) for n in self.names]))
+        self.register_buffer("fusion_weights", torch.zeros(len(self.names)))
+        self.set_weights({name: 1.0 for name in components} if weights is None else weights)
         self.inductive = all(m.inductive for m in components.values())
+        # scipy, not a tensor: it only selects rows, whose mask then moves to the scores'
+        # device (a dense [U, I] buffer would not scale)
         self._history = None if history is None else sp.csr_matrix(history)
-        self.valid_ndcg = float("nan")
 
     def weight_dict(self) -> dict[str, float]:
         """Component name → fusion weight."""
         return {n: float(w) for n, w in zip(self.names, self.fusion_weights)}
 
     def set_weights(self, weights: dict[str, float]) -> None:
-        self.fusion_weights = torch.tensor([float(weights.get(n, 0.0)) for n in self.names])
+        """Set the fusion weights (name → weight ≥ 0; missing names get 0), in place so
+        the buffer keeps its device. The search for them is
+        :func:`kgrec.train.fusion.fit_fusion_weights`."""
+        unknown = set(weights) - set(self.names)
+        if unknown:
+            raise ValueError(f"weights for unknown components {sorted(unknown)}")
+        values = torch.tensor([float(weights.get(n, 0.0)) for n in self.names])
+        if (values < 0).any():
+            raise ValueError(f"weights must be non-negative, got {weights}")
+        self.fusion_weights.copy_(values)
 
     def _exclude(self, users: Tensor) -> Tensor | None:
         if self._history is None:
             return None
         rows = self._history[users.cpu().numpy()]
-        return torch.from_numpy(rows.toarray() > 0)
+        return torch.from_numpy(rows.toarray() > 0).to(self.fusion_weights.device)
 
     def component_scores(self, users: Tensor) -> dict[str, Tensor]:
         """Standardised scores ``[B, I]`` of each component."""
@@ -111,45 +113,3 @@ class ScoreFusion(ScoringModel):
         exclude = history > 0
         return sum(w * standardize(self.components[n].score_history(history), exclude)
                    for n, w in self.weight_dict().items())
-
-    @torch.no_grad()
-    def fit_weights(self, valid: sp.spmatrix, mask: sp.spmatrix, *, rounds: int = 3,
-                    steps: tuple[float, ...] = (0.4, 0.2, 0.1, 0.05), k: int = 10) -> dict[str, float]:
-        """Choose the weights by coordinate ascent on validation NDCG@``k``.
-
-        Starting from equal weights, each round tries moving each weight by ``±step`` and
-        keeps a move when validation NDCG@k improves. Component scores are computed once.
-
-        Args:
-            valid: binary ``[U, I]`` validation positives.
-            mask: binary ``[U, I]`` items excluded from the ranking (the training items).
-        """
-        from kgrec.evaluate import evaluate
-
-        users = torch.arange(self.num_users)
-        was_training = self.training
-        self.eval()
-        parts = self.component_scores(users)
-        self.train(was_training)
-        names = list(parts)
-
-        def ndcg(weights: dict[str, float]) -> float:
-            scores = sum(weights[n] * parts[n] for n in names)
-            result = evaluate(lambda u: scores[u], test=valid, mask=mask, ks=(k,))
-            return result.metrics[f"ndcg@{k}"]
-
-        weights = {n: 1.0 / len(names) for n in names}
-        best = ndcg(weights)
-        for _, step in itertools.product(range(rounds), steps):
-            for name, sign in itertools.product(names, (1.0, -1.0)):
-                trial = dict(weights)
-                trial[name] = max(0.0, trial[name] + sign * step)
-                if sum(trial.values()) <= 0:
-                    continue
-                value = ndcg(trial)
-                if value > best + 1e-5:
-                    best, weights = value, trial
-        total = sum(weights.values())
-        self.set_weights({n: w / total for n, w in weights.items()})
-        self.valid_ndcg = best
-        return self.weight_dict()

@@ -158,7 +158,7 @@ class LightGCN(ScoringModel):
         self.num_entities = n - num_users - num_items
         self.num_layers, self.embedding_size = num_layers, embedding_size
         self.text_mode, self.init_std = text_mode, init_std
-        # not persistent: rebuilt from the training interactions, never saved
+        # a buffer, so .to(device) moves it; rebuilt from the graph, so not saved
         self.register_buffer("adjacency", adjacency, persistent=False)
         self.embedding = nn.Embedding(n, embedding_size)
         if item_features is not None:

@@ -1,276 +1,262 @@
-"""Build and fit any kgrec model by name: the small explicit registry shared by the
-benchmark and :class:`kgrec.recommender.Recommender`.
+"""The one model registry: every model name, what the model needs, how it fits.
 
-Models stay plain ``nn.Module``s; this module only wires them to the data they need
-(:class:`ModelContext`) and to the training loop.
+Each entry is a :class:`ModelSpec`: a builder that constructs the unfitted
+``nn.Module`` from a model's inputs and the config (its config mapping), and declarations
+that callers read instead of branching on names: the inputs it needs (interactions,
+text features, KG edges), whether it is inductive (scores movies without training
+interactions), and how it fits (:data:`CLOSED_FORM`: ``model.fit(train)``; :data:`BPR`:
+the BPR loop of :mod:`kgrec.train`, with the spec's own training overrides; :data:`FUSION`:
+its components fit first, then the fusion weights on validation data).
+
+This module imports no torch at import time (``kgrec.config`` validates model names
+against :data:`MODEL_NAMES` without loading torch) and nothing from ``kgrec.train``,
+``kgrec.evaluate``, ``kgrec.serve`` or ``kgrec.cli``: the wiring to data and training is
+:mod:`kgrec.train.fit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-import scipy.sparse as sp
-import torch
+if TYPE_CHECKING:
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
 
-from kgrec.config import KGRecConfig
-from kgrec.graph.knowledge_graph import KnowledgeGraph
-from kgrec.models.base import ScoringModel
-from kgrec.train import TrainResult, ndcg_validator, train_bpr
+    from kgrec.config import KGRecConfig, TrainConfig
+    from kgrec.graph.knowledge_graph import KnowledgeGraph
+    from kgrec.models.base import ScoringModel
+
+#: How a model fits (``ModelSpec.fit``).
+CLOSED_FORM, BPR, FUSION = "closed-form", "bpr", "fusion"
 
 
-@dataclass
-class ModelContext:
-    """What models may learn from: the training graph and matrices, never test data.
-
-    Attributes:
-        kg: knowledge graph built from the *training* interactions.
-        train: binary ``[U, I]`` training positives (equal to ``kg``'s ``rated`` edges).
-        valid: binary ``[U, I]`` validation positives for early stopping and fusion
-            weights (``None``: train without validation for ``train.epochs``).
-        node_features: text features per node type (``kgrec.text.encode_graph``);
-            needed by ``text-cosine``, ``sage`` and ``text_mode != "none"``.
-    """
+class ModelInputs(Protocol):
+    """What builders read (``kgrec.train.ModelContext`` provides it): training data only."""
 
     kg: KnowledgeGraph
     train: sp.csr_matrix
-    valid: sp.csr_matrix | None = None
-    node_features: dict[str, torch.Tensor] | None = None
-    item_years: np.ndarray | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_graph(cls, kg: KnowledgeGraph, valid: sp.spmatrix | None = None,
-                   node_features: dict[str, torch.Tensor] | None = None,
-                   item_years: np.ndarray | None = None) -> ModelContext:
-        """Context of a training graph; ``item_years`` (``[I]``, ``-1`` = unknown) lets
-        GraphSAGE link movies to decade nodes."""
-        return cls(kg, kg.interaction_matrix(), None if valid is None else sp.csr_matrix(valid),
-                   node_features, item_years)
+    node_features: dict[str, torch.Tensor] | None
+    item_years: np.ndarray | None
 
     @property
-    def item_features(self) -> torch.Tensor:
-        if not self.node_features or "movie" not in self.node_features:
-            raise ValueError("this model needs movie text features: pass node_features "
-                             "(kgrec.text.encode_graph) in the ModelContext")
-        return self.node_features["movie"]
+    def item_features(self) -> torch.Tensor: ...
 
-    def item_entities(self, relations: tuple[str, ...] = ()) -> tuple[sp.csr_matrix, list[str]]:
-        """Binary ``[I, E]`` movie → side-entity matrix over the KG relations (all when
-        ``relations`` is empty) and the entity ids of its columns."""
-        key = ("item_entities", relations)
-        if key not in self._cache:
-            self._cache[key] = item_entity_matrix(self.kg, relations)
-        return self._cache[key]
+    def item_entities(self, relations: tuple[str, ...] = ()) -> tuple[sp.csr_matrix, list[str]]: ...
 
 
-def item_entity_matrix(kg: KnowledgeGraph, relations: tuple[str, ...] = ()
-                       ) -> tuple[sp.csr_matrix, list[str]]:
-    """Binary ``[num_items, E]`` matrix of movie → entity KG edges and column entity ids."""
-    rows, cols, entities = [], [], []
-    offset = 0
-    for (src, rel, dst), index in kg.edges.items():
-        if src != "movie" or dst in ("movie", "user") or (relations and rel not in relations):
-            continue
-        rows.append(index[0])
-        cols.append(index[1] + offset)
-        entities.extend(f"{rel}|{kg.nodes[dst][j]}" for j in range(kg.num_nodes(dst)))
-        offset += kg.num_nodes(dst)
-    if not rows:
-        return sp.csr_matrix((kg.num_items, 0), dtype=np.float32), []
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(kg.num_items, offset))
-    used = np.flatnonzero(np.asarray(matrix.sum(0)).ravel() > 0)  # drop entities of no movie
-    return matrix[:, used].tocsr(), [entities[j] for j in used]
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model.
 
-
-@dataclass
-class FitResult:
-    """A fitted model and, for gradient-trained ones, the training run."""
+    Attributes:
+        name: the registry key (``[model] name`` of a config).
+        build: ``(inputs, config) -> unfitted model``; also rebuilds the module a saved
+            ``state_dict`` is loaded into.
+        fit: :data:`CLOSED_FORM`, :data:`BPR` or :data:`FUSION`.
+        summary: what the model is, in one line.
+        needs_text: ``config -> bool``: whether it reads ``node_features``.
+        uses_kg: reads KG edges besides the ratings.
+        inductive: scores movies that had no training interaction (for a fusion: all of
+            its components are inductive; see :func:`is_inductive`).
+        train_options: ``(config) -> TrainConfig`` of its BPR run (default:
+            ``config.train``).
+        warm_negatives: BPR negatives only among movies with training interactions.
+    """
 
     name: str
-    model: ScoringModel
-    training: TrainResult | None = None
-    details: dict = field(default_factory=dict)
+    build: Callable[[ModelInputs, KGRecConfig], ScoringModel]
+    fit: str
+    summary: str
+    needs_text: Callable[[KGRecConfig], bool] = lambda config: False
+    uses_kg: bool = False
+    inductive: bool = False
+    train_options: Callable[[KGRecConfig], TrainConfig] | None = None
+    warm_negatives: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fit not in (CLOSED_FORM, BPR, FUSION):
+            raise ValueError(f"ModelSpec {self.name!r}: fit must be one of "
+                             f"{(CLOSED_FORM, BPR, FUSION)}, got {self.fit!r}")
+
+    def training_config(self, config: KGRecConfig) -> TrainConfig:
+        """The options of this model's BPR run under ``config``."""
+        return config.train if self.train_options is None else self.train_options(config)
 
 
-def _validator(ctx: ModelContext):
-    return None if ctx.valid is None else ndcg_validator(ctx.valid, ctx.train)
-
-
-# -- builders: construct an unfitted model from the context (also used by load) ----------
-def _build_pop(ctx, cfg):
+# -- builders: inputs + config -> unfitted model ------------------------------------------
+def _pop(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import Popularity
 
-    return Popularity(ctx.kg.num_users, ctx.kg.num_items)
+    return Popularity(inputs.kg.num_users, inputs.kg.num_items)
 
 
-def _build_itemknn(ctx, cfg):
+def _itemknn(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import ItemKNN
 
-    return ItemKNN(ctx.kg.num_users, ctx.kg.num_items, k=cfg.model.knn_neighbors)
+    return ItemKNN(inputs.kg.num_users, inputs.kg.num_items, k=config.model.knn_neighbors)
 
 
-def _build_ease(ctx, cfg):
+def _ease(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import EASE
 
-    return EASE(ctx.kg.num_users, ctx.kg.num_items, reg=cfg.model.ease_reg)
+    return EASE(inputs.kg.num_users, inputs.kg.num_items, reg=config.model.ease_reg)
 
 
-def _build_dlae(ctx, cfg):
+def _dlae(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.linear import DLAE
 
-    return DLAE(ctx.kg.num_users, ctx.kg.num_items, dropout=cfg.model.dlae_dropout,
-                reg=cfg.model.dlae_reg)
+    return DLAE(inputs.kg.num_users, inputs.kg.num_items, dropout=config.model.dlae_dropout,
+                reg=config.model.dlae_reg)
 
 
-def _build_text_cosine(ctx, cfg):
+def _text_cosine(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import TextCosine
 
-    return TextCosine(ctx.item_features, ctx.kg.num_users)
+    return TextCosine(inputs.item_features, inputs.kg.num_users)
 
 
-def _build_genre_profile(ctx, cfg):
+def _genre_profile(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import GenreProfile
 
-    genres, _ = ctx.item_entities(("has_genre",))
+    genres, _ = inputs.item_entities(("has_genre",))
     if genres.shape[1] == 0:
         raise ValueError("genre-profile needs has_genre edges in the knowledge graph")
-    return GenreProfile(genres, ctx.kg.num_users)
+    return GenreProfile(genres, inputs.kg.num_users)
 
 
-def _build_bpr(ctx, cfg):
+def _bpr(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import BPRMF
 
-    return BPRMF(ctx.kg.num_users, ctx.kg.num_items, embedding_size=cfg.model.embedding_size)
+    return BPRMF(inputs.kg.num_users, inputs.kg.num_items,
+                 embedding_size=config.model.embedding_size)
 
 
-def _build_lightgcn(ctx, cfg, use_kg: bool = False):
+def _lightgcn(inputs: ModelInputs, config: KGRecConfig, *, kg_edges: bool = False) -> ScoringModel:
     from kgrec.models.lightgcn import LightGCN, normalized_adjacency
 
-    side = ctx.item_entities(cfg.model.kg_relations)[0] if use_kg else None
+    side = inputs.item_entities(config.model.kg_relations)[0] if kg_edges else None
     if side is not None and side.shape[1] == 0:
         side = None
-    adjacency = normalized_adjacency(ctx.train, side)
-    features = ctx.item_features if cfg.model.text_mode != "none" else None
-    return LightGCN(ctx.kg.num_users, ctx.kg.num_items, adjacency,
-                    embedding_size=cfg.model.embedding_size, num_layers=cfg.model.num_layers,
-                    item_features=features, text_mode=cfg.model.text_mode)
+    features = inputs.item_features if config.model.text_mode != "none" else None
+    return LightGCN(inputs.kg.num_users, inputs.kg.num_items,
+                    normalized_adjacency(inputs.train, side),
+                    embedding_size=config.model.embedding_size,
+                    num_layers=config.model.num_layers, item_features=features,
+                    text_mode=config.model.text_mode)
 
 
-def _build_lightgcn_kg(ctx, cfg):
-    return _build_lightgcn(ctx, cfg, use_kg=True)
+def _lightgcn_kg(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    return _lightgcn(inputs, config, kg_edges=True)
 
 
-def _build_pyg_lightgcn(ctx, cfg):
+def _pyg_lightgcn(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.reference import PyGLightGCN
 
-    return PyGLightGCN(ctx.kg.num_users, ctx.kg.num_items, ctx.train,
-                       embedding_size=cfg.model.embedding_size, num_layers=cfg.model.num_layers)
+    return PyGLightGCN(inputs.kg.num_users, inputs.kg.num_items, inputs.train,
+                       embedding_size=config.model.embedding_size,
+                       num_layers=config.model.num_layers)
 
 
-def _sage_graph(ctx: ModelContext) -> tuple[dict, dict, dict]:
-    """Edges, features and node counts for GraphSAGE: the KG (rating edges included),
-    plus movie → decade edges when release years are known."""
-    kg = ctx.kg
-    edges = {k: torch.from_numpy(v.copy()).long() for k, v in kg.edges.items()}
-    counts = {t: kg.num_nodes(t) for t in kg.node_types}
-    if ctx.item_years is not None:
-        years = np.asarray(ctx.item_years, dtype=np.int64)
-        known = np.flatnonzero(years > 0)
-        decades, index = np.unique(years[known] // 10, return_inverse=True)
-        edges[("movie", "released_in", "decade")] = torch.from_numpy(
-            np.stack([known, index])).long()
-        counts["decade"] = len(decades)
-    # text features for movies, people and genres (other entity types are mostly
-    # unlabelled Freebase ids: zero rows that only cost time)
-    features = {t: x for t, x in (ctx.node_features or {}).items()
-                if t in ("movie", "person", "genre")}
-    return edges, features, counts
+def _sage(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    from kgrec.models.sage import HeteroSAGE, sage_inputs
+
+    edges, features, counts = sage_inputs(inputs.kg, inputs.node_features, inputs.item_years)
+    m = config.model
+    return HeteroSAGE(inputs.kg.num_users, inputs.kg.num_items, edges, features,
+                      num_nodes_dict=counts, hidden_size=m.sage_hidden, num_layers=m.sage_layers,
+                      dropout=m.sage_dropout, item_side_ratings=True,
+                      rated_dropout=m.sage_rated_dropout)
 
 
-def _build_sage(ctx, cfg):
-    from kgrec.models.sage import HeteroSAGE
-
-    edges, features, counts = _sage_graph(ctx)
-    return HeteroSAGE(ctx.kg.num_users, ctx.kg.num_items, edges, features,
-                      num_nodes_dict=counts, hidden_size=cfg.model.sage_hidden,
-                      num_layers=cfg.model.sage_layers, dropout=cfg.model.sage_dropout,
-                      item_side_ratings=True, rated_dropout=cfg.model.sage_rated_dropout)
-
-
-def _build_hybrid(ctx, cfg):
+def _hybrid(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.hybrid import ScoreFusion
 
-    parts = {name: build_model(name, ctx, cfg) for name in cfg.model.hybrid_components}
-    return ScoreFusion(parts, history=ctx.train)
+    parts = {name: build_model(name, inputs, config) for name in config.model.hybrid_components}
+    return ScoreFusion(parts, history=inputs.train)
 
 
-#: name → function(context, config) → unfitted model. Explicit, so a typo fails loudly.
-REGISTRY: dict[str, Callable[[ModelContext, KGRecConfig], ScoringModel]] = {
-    "pop": _build_pop,
-    "itemknn": _build_itemknn,
-    "ease": _build_ease,
-    "dlae": _build_dlae,
-    "bpr": _build_bpr,
-    "lightgcn": _build_lightgcn,
-    "lightgcn-kg": _build_lightgcn_kg,
-    "pyg-lightgcn": _build_pyg_lightgcn,
-    "text-cosine": _build_text_cosine,
-    "genre-profile": _build_genre_profile,
-    "sage": _build_sage,
-    "hybrid": _build_hybrid,
-}
+def _sage_training(config: KGRecConfig) -> TrainConfig:
+    from dataclasses import replace
 
-#: Closed-form models: fitted by ``model.fit(train)``; the others train with BPR.
-CLOSED_FORM = ("pop", "itemknn", "ease", "dlae", "text-cosine", "genre-profile")
-
-#: Models that can score items with no training interaction (cold-start items).
-INDUCTIVE = ("text-cosine", "genre-profile", "sage")
+    m = config.model
+    return replace(config.train, epochs=min(config.train.epochs, m.sage_epochs),
+                   learning_rate=m.sage_learning_rate, batch_size=m.sage_batch_size,
+                   eval_every=1, patience=m.sage_patience)
 
 
-def build_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> ScoringModel:
-    """Construct model ``name`` for ``ctx``, unfitted (fit with :func:`fit_model`, or load
-    a ``state_dict`` into it)."""
+def _reference_training(config: KGRecConfig) -> TrainConfig:
+    from dataclasses import replace
+
+    return replace(config.train, epochs=min(config.train.epochs, config.model.reference_epochs))
+
+
+def _lightgcn_text(config: KGRecConfig) -> bool:
+    return config.model.text_mode != "none"
+
+
+def _hybrid_text(config: KGRecConfig) -> bool:
+    return any(REGISTRY[c].needs_text(config) for c in config.model.hybrid_components)
+
+
+def _always(config: KGRecConfig) -> bool:
+    return True
+
+
+#: name → spec. The only place model names are written out.
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (
+    ModelSpec("pop", _pop, CLOSED_FORM, "popularity: training interaction counts"),
+    ModelSpec("itemknn", _itemknn, CLOSED_FORM, "item-item cosine k nearest neighbours"),
+    ModelSpec("ease", _ease, CLOSED_FORM, "EASE linear item-item autoencoder"),
+    ModelSpec("dlae", _dlae, CLOSED_FORM, "DLAE: EASE with dropout-scaled regularisation"),
+    ModelSpec("bpr", _bpr, BPR, "BPR matrix factorisation"),
+    ModelSpec("lightgcn", _lightgcn, BPR, "LightGCN over the rating graph",
+              needs_text=_lightgcn_text),
+    ModelSpec("lightgcn-kg", _lightgcn_kg, BPR, "LightGCN over ratings and KG edges",
+              needs_text=_lightgcn_text, uses_kg=True),
+    ModelSpec("pyg-lightgcn", _pyg_lightgcn, BPR, "PyG's LightGCN, a speed/accuracy reference",
+              train_options=_reference_training),
+    ModelSpec("text-cosine", _text_cosine, CLOSED_FORM, "cosine of movie text embeddings",
+              needs_text=_always, inductive=True),
+    ModelSpec("genre-profile", _genre_profile, CLOSED_FORM, "users' genre profiles",
+              uses_kg=True, inductive=True),
+    ModelSpec("sage", _sage, BPR, "inductive heterogeneous GraphSAGE over the KG and text",
+              needs_text=_always, uses_kg=True, inductive=True, train_options=_sage_training,
+              warm_negatives=True),
+    ModelSpec("hybrid", _hybrid, FUSION, "standardised score fusion of hybrid_components",
+              needs_text=_hybrid_text),
+)}
+
+#: Every registered model name, in listing order.
+MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of model ``name``; ``ValueError`` naming the valid names otherwise."""
     try:
-        builder = REGISTRY[name]
+        return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(REGISTRY)}") from None
-    return builder(ctx, config or KGRecConfig())
+        raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}") from None
 
 
-def _fit(name: str, model: ScoringModel, ctx: ModelContext, cfg: KGRecConfig) -> FitResult:
-    if name == "hybrid":
-        parts = {n: _fit(n, m, ctx, cfg) for n, m in model.components.items()}
-        if ctx.valid is not None:
-            model.fit_weights(ctx.valid, ctx.train)
-        trainings = [p.training for p in parts.values() if p.training is not None]
-        return FitResult(name, model, trainings[0] if trainings else None,
-                         {"weights": model.weight_dict(),
-                          "components": {n: p.training for n, p in parts.items()}})
-    if name in CLOSED_FORM:
-        return FitResult(name, model.fit(ctx.train))
-    if name == "sage":
-        from dataclasses import replace
-
-        # negatives only among items with training interactions: the model must not
-        # learn that movies it never saw rated are bad (they are the cold-start ones)
-        warm = np.flatnonzero(np.asarray(ctx.train.sum(0)).ravel() > 0)
-        train_cfg = replace(cfg.train, epochs=min(cfg.train.epochs, cfg.model.sage_epochs),
-                            learning_rate=cfg.model.sage_learning_rate,
-                            batch_size=cfg.model.sage_batch_size, eval_every=1, patience=8)
-        return FitResult(name, model, train_bpr(model, ctx.train, train_cfg,
-                                                validate=_validator(ctx), negative_items=warm))
-    train_cfg = cfg.train
-    if name == "pyg-lightgcn":
-        from dataclasses import replace
-
-        train_cfg = replace(train_cfg, epochs=min(train_cfg.epochs, cfg.model.reference_epochs))
-    return FitResult(name, model, train_bpr(model, ctx.train, train_cfg, validate=_validator(ctx)))
+def components(name: str, config: KGRecConfig) -> tuple[str, ...]:
+    """Component model names of a fusion model (``()`` for the others)."""
+    return tuple(config.model.hybrid_components) if get_spec(name).fit == FUSION else ()
 
 
-def fit_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> FitResult:
-    """Build model ``name`` and fit it on ``ctx`` (closed form or BPR training)."""
-    config = config or KGRecConfig()
-    return _fit(name, build_model(name, ctx, config), ctx, config)
+def is_inductive(name: str, config: KGRecConfig) -> bool:
+    """Whether model ``name`` under ``config`` can score movies without training
+    interactions (a fusion: when all its components can)."""
+    parts = components(name, config)
+    if parts:
+        return all(is_inductive(part, config) for part in parts)
+    return get_spec(name).inductive
+
+
+def build_model(name: str, inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    """Construct model ``name`` for ``inputs``, unfitted (fit it with
+    :func:`kgrec.train.fit_model`, or load a ``state_dict`` into it)."""
+    return get_spec(name).build(inputs, config)
+

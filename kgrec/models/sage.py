@@ -475,3 +475,26 @@ class HeteroSAGE(ScoringModel):
 
     def _device(self) -> torch.device:
         return self.embedding[self.user_type].weight.device
+
+
+def sage_inputs(kg, node_features: Mapping[str, Tensor] | None = None, item_years=None
+                ) -> tuple[dict, dict, dict]:
+    """Edges, features and node counts of :class:`HeteroSAGE` for a knowledge graph: its
+    edges (rating edges included), plus ``movie -released_in-> decade`` edges when
+    ``item_years`` (``[I]``, ``-1`` or ``0`` = unknown) is given; text features for
+    movies, people and genres only (other entity types are mostly unlabelled Freebase
+    ids, whose zero rows only cost time)."""
+    import numpy as np
+
+    edges = {k: torch.from_numpy(v.copy()).long() for k, v in kg.edges.items()}
+    counts = {t: kg.num_nodes(t) for t in kg.node_types}
+    if item_years is not None:
+        years = np.asarray(item_years, dtype=np.int64)
+        known = np.flatnonzero(years > 0)
+        decades, index = np.unique(years[known] // 10, return_inverse=True)
+        edges[("movie", "released_in", "decade")] = torch.from_numpy(
+            np.stack([known, index])).long()
+        counts["decade"] = len(decades)
+    features = {t: x for t, x in (node_features or {}).items()
+                if t in ("movie", "person", "genre")}
+    return edges, features, counts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -13,17 +12,12 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
 def kgrec_cache_root() -> Path:
-    """Root folder of kgrec's caches: the only environment lookup of the text stage.
+    """The kgrec cache root: :func:`kgrec.data.sources.download.cache_root` (the one
+    place that reads ``$KGREC_DATA_DIR`` and knows the platform's cache folder).
+    Nothing is created here."""
+    from kgrec.data.sources.download import cache_root
 
-    Order: ``$KGREC_DATA_DIR`` if set and non-empty; else ``$XDG_CACHE_HOME/kgrec`` if
-    ``XDG_CACHE_HOME`` is set; else ``~/.cache/kgrec``. Nothing is created here.
-    """
-    env = os.environ.get("KGREC_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "kgrec"
+    return cache_root()
 
 
 @dataclass(frozen=True)
@@ -38,7 +32,8 @@ class TextConfig:
         batch_size: texts per forward pass.
         max_length: tokens per text; longer texts are truncated.
         cache_dir: embedding cache folder; ``None`` means
-            ``<cache root>/embeddings`` with the root from :func:`kgrec_cache_root`.
+            ``<cache root>/embeddings`` with the root from
+            :func:`kgrec.data.sources.download.cache_root`.
         device: torch device of the encoder (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...).
         show_progress: report progress: a tqdm bar with an ETA when stderr is a terminal,
             else one line per encoding call with its count, time and rate.

@@ -119,7 +119,7 @@ def test_demo_json_every_recommendation_is_explained(capsys):
     assert len(report["query"]["recommendations"]) == 10
     assert len(report["cold_start"]["recommendations"]) == 10
     assert report["cold_start"]["liked"] == ["Heat", "Casino"]
-    assert {"text", "fit", "evaluate", "total"} <= set(report["timings"])
+    assert {"graph_text", "fit", "evaluate", "total"} <= set(report["timings"])
 
 
 def test_demo_text_and_save(capsys, tmp_path):

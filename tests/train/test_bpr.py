@@ -81,7 +81,7 @@ def test_same_seed_same_run_and_log(tmp_path):
     for _ in range(2):
         model = LightGCN(60, 50, normalized_adjacency(train), embedding_size=8)
         log = tmp_path / f"log{len(runs)}.jsonl"
-        cfg = TrainConfig(epochs=6, batch_size=64, learning_rate=0.01, seed=3,
+        cfg = TrainConfig(epochs=6, batch_size=64, learning_rate=0.01, seed=3, eval_every=1,
                           show_progress=False, log_path=str(log))
         result = train_bpr(model, train, cfg, validate=ndcg_validator(valid, train))
         runs.append((result, model.score_all(torch.arange(60)), log))
@@ -95,7 +95,7 @@ def test_training_learns_blocks_and_restores_best():
     train, valid = _blocks()
     model = LightGCN(60, 50, normalized_adjacency(train), embedding_size=8)
     validate = ndcg_validator(valid, train)
-    cfg = TrainConfig(epochs=40, batch_size=64, learning_rate=0.02, show_progress=False,
+    cfg = TrainConfig(epochs=40, batch_size=64, learning_rate=0.02, show_progress=False, eval_every=1,
                       patience=5)
     result = train_bpr(model, train, cfg, validate=validate)
     from kgrec.evaluate import evaluate

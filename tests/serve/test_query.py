@@ -3,7 +3,7 @@
 import pytest
 
 from kgrec.graph import KnowledgeGraph
-from kgrec.query import QueryParser, normalize
+from kgrec.serve.query import QueryParser, normalize
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,8 @@
+"""Serving: what one request needs, with no state shared between requests.
+
+:mod:`~kgrec.serve.request` (the typed request and result), :mod:`~kgrec.serve.catalog`
+(per-movie titles, years and KG links, built once), :mod:`~kgrec.serve.filters`
+(validated filters), :mod:`~kgrec.serve.scoring` (history, query and cold-start scores),
+:mod:`~kgrec.serve.records` (results with explanations), :mod:`~kgrec.serve.query` (the
+query parser) and :mod:`~kgrec.serve.artifacts` (the saved-model folder).
+"""

@@ -1,0 +1,104 @@
+"""The movies as a request sees them: titles, years and KG links, built once per model.
+
+A :class:`Catalog` is read-only after construction, so concurrent requests share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from kgrec.graph.knowledge_graph import KnowledgeGraph
+
+_EMPTY = np.array([], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Per-movie display fields and the movie → entity links of a knowledge graph.
+
+    Attributes:
+        kg: the training graph (its movie index is the catalogue's index).
+        item_ids, titles: bare item id and title per movie index.
+        years: ``[I]`` int64 release years, ``-1`` when unknown.
+        links: binary ``[I, C]`` CSC matrix, one column per (relation, entity) pair.
+        relations, entities: the relation and entity id of each column.
+    """
+
+    kg: KnowledgeGraph
+    item_ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    years: np.ndarray
+    links: sp.csc_matrix
+    relations: tuple[str, ...]
+    entities: tuple[str, ...]
+    _columns: dict[str, tuple[int, ...]]
+    _movies: dict[str, np.ndarray]
+    _genres: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, kg: KnowledgeGraph, items: pd.DataFrame, item_years: np.ndarray) -> Catalog:
+        """From the graph, the dataset's ``items`` table (titles) and ``[I]`` years."""
+        matrix, ids = kg.item_entity_matrix()
+        links = matrix.tocsc()
+        relations = tuple(i.partition("|")[0] for i in ids)
+        entities = tuple(i.partition("|")[2] for i in ids)
+        columns: dict[str, list[int]] = {}
+        for j, entity in enumerate(entities):
+            columns.setdefault(entity, []).append(j)
+        movies = {e: np.unique(np.concatenate([links.indices[links.indptr[j]:links.indptr[j + 1]]
+                                               for j in cols])).astype(np.int64)
+                  for e, cols in columns.items()}
+        genres = {e: m for e, m in movies.items()
+                  if any(relations[j] == "has_genre" for j in columns[e])}
+        titles = items.set_index("item_id")["title"].reindex(kg.item_ids)
+        return cls(kg, tuple(kg.item_ids), tuple("" if pd.isna(t) else str(t) for t in titles),
+                   np.asarray(item_years, dtype=np.int64), links, relations, entities,
+                   {e: tuple(c) for e, c in columns.items()}, movies, genres)
+
+    @property
+    def num_items(self) -> int:
+        return len(self.item_ids)
+
+    def year(self, item: int) -> int | None:
+        """Release year of movie index ``item`` (``None`` when unknown)."""
+        year = int(self.years[item])
+        return year if year > 0 else None
+
+    def movies_of(self, entity: str) -> np.ndarray:
+        """Movie indices linked to ``entity`` by any relation (sorted; empty if none)."""
+        return self._movies.get(entity, _EMPTY)
+
+    def genre_movies(self, genre: str) -> np.ndarray:
+        """Movie indices of genre entity ``genre`` (``has_genre`` edges)."""
+        return self._genres.get(genre, _EMPTY)
+
+    @property
+    def genres(self) -> tuple[str, ...]:
+        """Genre entity ids that have movies."""
+        return tuple(self._genres)
+
+    def link(self, item: int, entity: str) -> tuple[str, int] | None:
+        """The first relation (in the graph's edge-type order) linking movie ``item`` to
+        ``entity``, with the number of movies that relation links to ``entity``."""
+        for j in self._columns.get(entity, ()):
+            lo, hi = self.links.indptr[j], self.links.indptr[j + 1]
+            rows = self.links.indices[lo:hi]
+            if np.any(rows == item):
+                return self.relations[j], int(hi - lo)
+        return None
+
+    def entity_matrix(self, relations: tuple[str, ...]) -> sp.csr_matrix:
+        """Binary ``[I, E]`` movie → entity matrix over ``relations`` (the columns of
+        :attr:`links` with one of them)."""
+        cols = [j for j, r in enumerate(self.relations) if r in relations]
+        return self.links[:, cols].tocsr()
+
+    def decade_mask(self, decades: list[int]) -> torch.Tensor:
+        """``[I]`` bool: movies released in one of ``decades`` (``1990`` = the 1990s)."""
+        known = self.years > 0
+        return torch.from_numpy(known & np.isin(self.years // 10 * 10, decades))

@@ -1,0 +1,75 @@
+"""Results of a request: :class:`~kgrec.serve.request.Recommendation` records with their
+explanations, built from the request alone (never from state left by another request).
+
+Explanations come, in this order until ``max_paths`` are found, from the user's ratings
+(:meth:`PathExplainer.explain`), from the entities the query names (one-edge paths,
+:func:`query_explanations`), and from the stated likes and movies the query names
+(:meth:`PathExplainer.explain_from`); they are returned most salient first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kgrec.serve.catalog import Catalog
+from kgrec.serve.request import Recommendation, Request
+
+if TYPE_CHECKING:
+    from kgrec.explain import Explanation, PathExplainer
+
+
+def query_explanations(catalog: Catalog, item: int, entities: list[str], k: int
+                       ) -> list[Explanation]:
+    """One-edge paths from an entity the query names (a person, a genre...) to movie
+    ``item``, e.g. "Jackie Brown: Quentin Tarantino is its director, as your query asks".
+
+    Salience is the entity's rarity over the catalogue, as for content paths:
+    :math:`\\log(1 + I / n_e) / \\log(1 + I)` with :math:`n_e` the movies the relation links
+    to the entity (a director of 6 films says more than a genre of 100).
+    """
+    from kgrec.explain import Explanation, PathStep
+    from kgrec.explain.render import role_noun
+
+    kg, n = catalog.kg, catalog.num_items
+    movie = kg.nodes["movie"][item]
+    out: list[Explanation] = []
+    for entity in entities:
+        if len(out) >= k:
+            break
+        link = catalog.link(item, entity)
+        if link is None:
+            continue
+        relation, count = link
+        label = kg.labels.get(entity, entity)
+        text = f"{catalog.titles[item]}: {label} is its {role_noun(relation)}, as your query asks."
+        salience = float(np.log1p(n / max(1, count)) / np.log1p(n))
+        out.append(Explanation(user="", item=movie, kind="query",
+                               steps=(PathStep(movie, relation, entity, False),),
+                               anchor=entity, shared=None, salience=salience, text=text))
+    return out
+
+
+def explanations(request: Request, item: int, explainer: PathExplainer, catalog: Catalog,
+                 max_paths: int) -> tuple[Explanation, ...]:
+    """Up to ``max_paths`` explanations of ``item`` for ``request``, most salient first."""
+    out: list[Explanation] = []
+    if request.user is not None:
+        out = list(explainer.explain(request.user, item, max_paths))
+    entities = request.query_entities
+    if entities and len(out) < max_paths:
+        out += query_explanations(catalog, item, entities, max_paths - len(out))
+    anchors = request.anchors
+    if anchors and len(out) < max_paths:
+        out += explainer.explain_from(anchors, item, max_paths - len(out))
+    out.sort(key=lambda e: -e.salience)
+    return tuple(out)
+
+
+def record(request: Request, item: int, score: float, explainer: PathExplainer,
+           catalog: Catalog, max_paths: int) -> Recommendation:
+    """The :class:`Recommendation` of movie index ``item`` with score ``score``."""
+    why = explanations(request, item, explainer, catalog, max_paths) if request.explain else ()
+    return Recommendation(catalog.item_ids[item], catalog.titles[item], score,
+                          catalog.year(item), why)

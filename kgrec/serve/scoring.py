@@ -1,0 +1,199 @@
+"""Scores of one request: a known user's, a history's, a text query's, cold-start movies'.
+
+For a request with a user, liked titles and/or a query, the parts are standardised per
+request (z-scores over the movies) and added:
+
+.. math:: s(i) = z\\big(s_{\\text{model}}(i)\\big) + z\\big(\\cos(q, x_i)\\big) + b(i)
+
+where :math:`s_{\\text{model}}` is the model's ``score`` for a known user with no stated
+likes and its ``score_history`` otherwise (the user's training items plus the likes),
+:math:`\\cos(q, x_i)` the cosine between the query's embedding and movie :math:`i`'s text
+embedding, and :math:`b(i)` the query's boosts: the standardised history score of the
+movies it names, plus :data:`ENTITY_BOOST` for each person or other entity it names that
+:math:`i` is linked to, :data:`GENRE_BOOST` per named genre of :math:`i` and
+:data:`DECADE_BOOST` when :math:`i` is from a named decade.
+
+Cold-start movies (no training interaction) are unknown to a non-inductive model; their
+model part is replaced by a content score, the z-scores of text similarity
+(:class:`~kgrec.models.baselines.TextCosine`) plus shared directors / cast / writers /
+genres (:class:`~kgrec.models.baselines.GenreProfile`), both standardised over the warm
+movies so that the two populations are on one scale.
+
+A :class:`Scorer` holds only read-only state (and a lock around the text encoder), so
+concurrent requests on one scorer give the serial results.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from kgrec.models.base import ScoringModel
+from kgrec.serve.catalog import Catalog
+from kgrec.serve.query import QueryParser
+from kgrec.serve.request import Request
+from kgrec.text.config import TextConfig
+
+#: Boost (in standard deviations of the request's z-scored parts) of a movie linked to a
+#: person or other entity the query names: a named director's or actor's films should
+#: outrank films that are only similar in text (tests/test_recommender.py checks that
+#: "movies directed by Quentin Tarantino" returns only his films on the sample).
+ENTITY_BOOST = 3.0
+#: Boost of a movie of a genre the query names ("a crime film"): a softer preference.
+GENRE_BOOST = 1.5
+#: Boost of a movie from a decade the query names ("90s").
+DECADE_BOOST = 1.5
+#: Query embeddings kept in memory per scorer (least recently used dropped first).
+QUERY_CACHE_SIZE = 1024
+#: Relations whose shared entities score cold-start movies for a history.
+CONTENT_RELATIONS = ("directed_by", "starring", "written_by", "has_genre")
+
+
+def zscore(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+    """``(x - mean) / std`` with the statistics over ``x[keep]`` (all entries when ``keep``
+    is ``None`` or empty); zeros when there is a single value."""
+    values = x[keep] if keep is not None and keep.any() else x
+    return (x - values.mean()) / values.std().clamp_min(1e-8) if values.numel() > 1 else x * 0
+
+
+class Scorer:
+    """Request scoring over a fitted model.
+
+    Args:
+        model: the fitted model (in eval mode; it is not switched by scoring).
+        catalog: the movies.
+        item_features: ``[I, D]`` movie text features.
+        train: binary ``[U, I]`` training interactions (content profiles, cold mask).
+        seen: binary ``[U, I]`` every interaction known at fit time (user histories).
+        text: encoder settings for query embeddings.
+    """
+
+    def __init__(self, model: ScoringModel, catalog: Catalog, item_features: torch.Tensor,
+                 train: sp.csr_matrix, seen: sp.csr_matrix, text: TextConfig):
+        from kgrec.models.baselines import GenreProfile, TextCosine
+
+        self.model, self.catalog, self.seen, self.text = model, catalog, seen.tocsr(), text
+        self.num_items = catalog.num_items
+        self.item_features = torch.nn.functional.normalize(item_features.float(), dim=1)
+        num_users = train.shape[0]
+        self.content = TextCosine(item_features, num_users).fit(train).eval()
+        entities = catalog.entity_matrix(CONTENT_RELATIONS)
+        self.entity_profile = (GenreProfile(entities, num_users).fit(train).eval()
+                               if entities.shape[1] else None)
+        self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
+        self.parser = QueryParser(catalog.kg)
+        self._encoder = None
+        self._encoder_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+
+    # -- parts ---------------------------------------------------------------------------
+    def history(self, user: int | None, liked: tuple[int, ...] = ()) -> torch.Tensor:
+        """Binary ``[1, I]`` history: the user's known items (if any) and the likes."""
+        h = torch.zeros(1, self.num_items)
+        if user is not None:
+            h[0, torch.from_numpy(self.seen[user].indices.astype(np.int64))] = 1.0
+        if liked:
+            h[0, list(liked)] = 1.0
+        return h
+
+    @torch.no_grad()
+    def history_scores(self, history: torch.Tensor) -> torch.Tensor:
+        """The model's ``score_history`` (the content model's when the model has none)."""
+        try:
+            return self.model.score_history(history)
+        except NotImplementedError:
+            return self.content.score_history(history)
+
+    @torch.no_grad()
+    def content_scores(self, history: torch.Tensor) -> torch.Tensor:
+        """``[I]`` content score of a history, standardised over the warm movies."""
+        warm = ~self.cold
+        content = zscore(self.content.score_history(history)[0], warm)
+        if self.entity_profile is not None:
+            content = content + zscore(self.entity_profile.score_history(history)[0], warm)
+        return zscore(content, warm)
+
+    def encode_query(self, text: str) -> torch.Tensor:
+        """``[D]`` L2-normalised query embedding. The encoder is created once and used by
+        one thread at a time (tokenizers are not safe for concurrent use); the last
+        :data:`QUERY_CACHE_SIZE` queries' vectors are kept in memory (a pure function of
+        the text, so caching cannot change a result)."""
+        with self._encoder_lock:
+            vector = self._query_vectors.get(text)
+            if vector is None:
+                if self._encoder is None:
+                    from dataclasses import replace
+
+                    from kgrec.text import TextEncoder
+
+                    self._encoder = TextEncoder(replace(self.text, show_progress=False))
+                raw = self._encoder.encode([text]).float()
+                vector = torch.nn.functional.normalize(raw, dim=1)[0]
+                self._query_vectors[text] = vector
+                if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                    self._query_vectors.popitem(last=False)
+            else:
+                self._query_vectors.move_to_end(text)
+        return vector
+
+    def query_scores(self, request: Request) -> torch.Tensor:
+        """``[I]``: standardised text similarity plus the named entities' boosts."""
+        parsed = request.parsed
+        score = zscore(self.item_features @ self.encode_query(request.query))
+        boost = torch.zeros(self.num_items)
+        if request.named:
+            boost += zscore(self.history_scores(self.history(None, request.named))[0])
+        for entity in parsed.people + parsed.others:
+            boost[torch.from_numpy(self.catalog.movies_of(entity))] += ENTITY_BOOST
+        for genre in parsed.genres:
+            boost[torch.from_numpy(self.catalog.genre_movies(genre))] += GENRE_BOOST
+        if parsed.decades:
+            boost[self.catalog.decade_mask(parsed.decades)] += DECADE_BOOST
+        return score + boost
+
+    # -- a request -----------------------------------------------------------------------
+    @torch.no_grad()
+    def scores(self, request: Request) -> torch.Tensor:
+        """``[I]`` fused scores of ``request``, known and stated items set to ``-inf``
+        when ``request.exclude_seen``, filtered movies to ``-inf``."""
+        parts: list[torch.Tensor] = []
+        if request.user is not None and not request.liked:
+            parts.append(self.model.score(torch.tensor([request.user]))[0])
+        elif request.liked or request.user is not None:
+            parts.append(self.history_scores(self.history(request.user, request.liked))[0])
+        if parts and not self.model.inductive and self.cold.any():
+            base = zscore(parts[0], ~self.cold)
+            base[self.cold] = self.content_scores(
+                self.history(request.user, request.liked))[self.cold]
+            parts[0] = base
+        else:
+            parts = [zscore(p) for p in parts]
+        if request.query:
+            parts.append(self.query_scores(request))
+        scores = sum(parts).clone()
+        if request.exclude_seen:
+            if request.user is not None:
+                scores[torch.from_numpy(self.seen[request.user].indices.astype(np.int64))] = -torch.inf
+            scores[request.anchors] = -torch.inf
+        request.filters.apply(scores, self.catalog)
+        return scores
+
+    @torch.no_grad()
+    def batch_scores(self, users: torch.Tensor, exclude_seen: bool = True,
+                     batch_size: int = 1024) -> torch.Tensor:
+        """``[B, I]`` model scores of known users (no cold-start blending), their known
+        items set to ``-inf`` when ``exclude_seen``. The model's mode is not switched."""
+        out = []
+        for lo in range(0, len(users), batch_size):
+            part = users[lo:lo + batch_size]
+            scores = self.model.score(part).clone()
+            if exclude_seen:
+                rows = self.seen[part.numpy()].tocoo()
+                scores[torch.from_numpy(rows.row.astype(np.int64)),
+                       torch.from_numpy(rows.col.astype(np.int64))] = -torch.inf
+            out.append(scores)
+        return torch.cat(out) if out else torch.zeros(0, self.num_items)

@@ -1,0 +1,166 @@
+"""Wiring: dataset → graph → text features → :class:`ModelContext` → fitted model.
+
+:func:`build_context` is the one place that turns a dataset and a training split into
+what models learn from; :class:`~kgrec.recommender.Recommender`, the benchmark and the
+CLI all call it. :func:`fit_model` fits any registered model the way its
+:class:`~kgrec.models.registry.ModelSpec` says (closed form, BPR, or a fusion of
+components whose weights are then chosen on validation data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from kgrec.config import KGRecConfig
+from kgrec.graph.knowledge_graph import KnowledgeGraph
+from kgrec.models.base import ScoringModel
+from kgrec.models.registry import BPR, CLOSED_FORM, FUSION, build_model, get_spec
+from kgrec.train.bpr import TrainResult, ndcg_validator, train_bpr
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kgrec.data.dataset import MovieDataset
+    from kgrec.text import TextEncoder
+
+
+@dataclass
+class ModelContext:
+    """What models may learn from: the training graph and matrices, never test data.
+
+    Attributes:
+        kg: knowledge graph built from the *training* interactions.
+        train: binary ``[U, I]`` training positives (equal to ``kg``'s ``rated`` edges).
+        valid: binary ``[U, I]`` validation positives for early stopping and fusion
+            weights (``None``: train without validation for ``train.epochs``).
+        node_features: text features per node type (``kgrec.text.encode_graph``);
+            needed by the models whose spec ``needs_text``.
+        item_years: ``[I]`` release year per movie index, ``-1`` when unknown.
+    """
+
+    kg: KnowledgeGraph
+    train: sp.csr_matrix
+    valid: sp.csr_matrix | None = None
+    node_features: dict[str, torch.Tensor] | None = None
+    item_years: np.ndarray | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_graph(cls, kg: KnowledgeGraph, valid: sp.spmatrix | None = None,
+                   node_features: dict[str, torch.Tensor] | None = None,
+                   item_years: np.ndarray | None = None) -> ModelContext:
+        """Context of a training graph (``train`` is its ``rated`` edges)."""
+        return cls(kg, kg.interaction_matrix(), None if valid is None else sp.csr_matrix(valid),
+                   node_features, item_years)
+
+    @property
+    def item_features(self) -> torch.Tensor:
+        """``[I, D]`` movie text features."""
+        if not self.node_features or "movie" not in self.node_features:
+            raise ValueError("this model needs movie text features: pass node_features "
+                             "(kgrec.text.encode_graph) in the ModelContext")
+        return self.node_features["movie"]
+
+    @property
+    def item_popularity(self) -> torch.Tensor:
+        """``[I]`` training interactions per movie (novelty metrics, cold-start mask)."""
+        if "popularity" not in self._cache:
+            self._cache["popularity"] = torch.from_numpy(
+                np.asarray(self.train.sum(0)).ravel().astype(np.float32))
+        return self._cache["popularity"]
+
+    def item_entities(self, relations: tuple[str, ...] = ()) -> tuple[sp.csr_matrix, list[str]]:
+        """Binary ``[I, E]`` movie → side-entity matrix over the KG relations (all when
+        ``relations`` is empty) and the entity ids of its columns (cached)."""
+        key = ("item_entities", tuple(relations))
+        if key not in self._cache:
+            self._cache[key] = self.kg.item_entity_matrix(tuple(relations))
+        return self._cache[key]
+
+
+def item_years(dataset: MovieDataset, kg: KnowledgeGraph) -> np.ndarray:
+    """``[I]`` release year per movie index of ``kg`` (``-1`` when unknown)."""
+    years = dataset.items.set_index("item_id")["year"].reindex(kg.item_ids).fillna(-1)
+    return years.to_numpy(dtype=np.int64)
+
+
+def build_context(dataset: MovieDataset, train: pd.DataFrame, valid: pd.DataFrame | None,
+                  config: KGRecConfig, *, text: bool = True,
+                  encoder: TextEncoder | None = None) -> ModelContext:
+    """The training graph of ``train``, text features of its nodes (when ``text``), the
+    validation matrix and the movies' years: everything a model fits on.
+
+    Args:
+        dataset: movies and side information (and ratings, not read here).
+        train: the interactions to learn from (``user_id``, ``item_id``, ...).
+        valid: validation interactions (``None`` or empty: none).
+        config: ``config.text`` configures the encoder when ``encoder`` is not given.
+        text: encode node texts (needed by models whose spec ``needs_text``, and by the
+            recommender's query and cold-start scoring).
+        encoder: an existing :class:`~kgrec.text.TextEncoder` (keeps its stats).
+    """
+    from kgrec.evaluate import to_csr
+
+    kg = KnowledgeGraph.from_dataset(dataset, train)
+    features = None
+    if text:
+        from kgrec.text import encode_graph
+
+        features = encode_graph(kg, dataset, config.text, encoder=encoder)
+    valid_csr = to_csr(valid, kg) if valid is not None and len(valid) else None
+    return ModelContext.from_graph(kg, valid_csr, features, item_years(dataset, kg))
+
+
+@dataclass
+class FitResult:
+    """A fitted model and, for gradient-trained ones, the training run.
+
+    Attributes:
+        name: the registered model name.
+        model: the fitted model, in eval mode.
+        training: the BPR run (for a fusion: its first trained component's).
+        details: ``weights`` (fusion weights), ``valid_ndcg@10`` (fusion on validation),
+            ``components`` (name → :class:`TrainResult` or ``None``).
+    """
+
+    name: str
+    model: ScoringModel
+    training: TrainResult | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig) -> FitResult:
+    spec = get_spec(name)
+    if spec.fit == FUSION:
+        from kgrec.train.fusion import fit_fusion_weights
+
+        parts = {n: _fit(n, m, ctx, config) for n, m in model.components.items()}
+        details: dict[str, Any] = {"components": {n: p.training for n, p in parts.items()}}
+        if ctx.valid is not None:
+            _, details["valid_ndcg@10"] = fit_fusion_weights(model, ctx.valid, ctx.train)
+        details["weights"] = model.weight_dict()
+        trainings = [p.training for p in parts.values() if p.training is not None]
+        model.eval()
+        return FitResult(name, model, trainings[0] if trainings else None, details)
+    if spec.fit == CLOSED_FORM:
+        return FitResult(name, model.fit(ctx.train).eval())
+    assert spec.fit == BPR
+    # warm negatives: an inductive model must not learn that movies it never saw rated
+    # are bad (they are the cold-start ones)
+    negatives = (np.flatnonzero(np.asarray(ctx.train.sum(0)).ravel() > 0)
+                 if spec.warm_negatives else None)
+    validate = None if ctx.valid is None else ndcg_validator(ctx.valid, ctx.train)
+    training = train_bpr(model, ctx.train, spec.training_config(config), validate=validate,
+                         negative_items=negatives)
+    return FitResult(name, model, training)
+
+
+def fit_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> FitResult:
+    """Build model ``name`` and fit it on ``ctx`` as its spec says."""
+    config = config or KGRecConfig()
+    return _fit(name, build_model(name, ctx, config), ctx, config)
