@@ -29,6 +29,9 @@ from kgrec.serve.request import Recommendation, Request, check_k, query_text, ti
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation
+    from kgrec.serve.feedback import FeedbackSession
+    from kgrec.serve.intent import QueryIntent
+    from kgrec.serve.profile import TasteProfile
     from kgrec.train import ModelContext
 
 __all__ = ["FILTER_KEYS", "ArtifactError", "Recommendation", "Recommender"]
@@ -104,6 +107,11 @@ class Recommender:
         self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
                                         max_hops=self.config.explain.max_hops)
         self._user_ids = {e: i for i, e in enumerate(kg.nodes["user"])}
+        from kgrec.serve.feedback import FeedbackStore
+
+        #: where feedback sessions persist (in memory by default; ``FeedbackStore(folder)``
+        #: for JSON files)
+        self.feedback_store = FeedbackStore()
         self._fitted = True
 
     def _check_fitted(self) -> None:
@@ -129,23 +137,32 @@ class Recommender:
         return self.kg_.index(self.scorer_.parser.resolve_title(item)[0])
 
     def _request(self, user: Any, k: Any, query: Any, liked: Any, filters: Any,
-                 exclude_seen: bool, explain: bool) -> Request:
+                 exclude_seen: bool, explain: bool, session: Any = None) -> Request:
         k = check_k(k)
         query, liked = query_text(query), titles(liked)
         if user is None and not liked and not query:
             raise ValueError("give a user, liked=[titles] or query='...'")
         parser = self.scorer_.parser
         liked_idx = tuple(self.kg_.index(parser.resolve_title(t)[0]) for t in liked)
-        parsed = parser.parse(query) if query else None
-        named = tuple(self.kg_.index(m) for m in parsed.movies) if parsed else ()
-        return Request(None if user is None else self._user_index(user), liked_idx, query,
-                       parsed, named, Filters.parse(filters, self.catalog_), k,
-                       bool(exclude_seen), bool(explain))
+        u = None if user is None else self._user_index(user)
+        intent = self.parse(query) if query else None
+        named = tuple(self.kg_.index(m.entity) for m in intent.like) if intent else ()
+        who = session if session is not None else user
+        feedback = None if who is None else self.feedback_store.load(self._session_key(who))
+        return Request(u, liked_idx, query, None, named, Filters.parse(filters, self.catalog_),
+                       k, bool(exclude_seen), bool(explain), intent, feedback)
+
+    def parse(self, query: str) -> QueryIntent:
+        """How ``query`` is understood (:func:`kgrec.serve.intent.parse`)."""
+        from kgrec.serve.intent import parse
+
+        self._check_fitted()
+        return parse(query_text(query) or "", self.scorer_.vocabulary())
 
     def recommend(self, user: Any = None, k: int = 10, *, query: str | None = None,
                   liked: list[str] | None = None, exclude_seen: bool = True,
-                  explain: bool = True, filters: dict[str, Any] | None = None
-                  ) -> list[Recommendation]:
+                  explain: bool = True, filters: dict[str, Any] | None = None,
+                  session: str | None = None) -> list[Recommendation]:
         """Top-``k`` movies for a user, a list of liked titles, a text query, or a mix.
 
         Args:
@@ -158,15 +175,66 @@ class Recommender:
             explain: attach explanation paths.
             filters: ``{"genres": [...], "min_year": int, "max_year": int, "exclude": [ids]}``
                 (see :class:`kgrec.serve.filters.Filters`).
+            session: a cold-start session id whose :meth:`feedback` applies (a known
+                user's own feedback always applies).
+
+        A query is parsed into a :class:`~kgrec.serve.intent.QueryIntent`, carried by
+        every result: exclusions and year bounds filter, the rest ranks, the user's
+        scores personalise within it.
         """
         from kgrec.serve.records import record
 
         self._check_fitted()
-        request = self._request(user, k, query, liked, filters, exclude_seen, explain)
+        request = self._request(user, k, query, liked, filters, exclude_seen, explain, session)
         scores = self.scorer_.scores(request)
         top = torch.topk(scores, min(request.k, int(torch.isfinite(scores).sum())))
         return [record(request, int(i), float(s), self.explainer_, self.catalog_,
-                       self.config.explain.max_paths) for s, i in zip(top.values, top.indices)]
+                       self.config.explain.max_paths, self.scorer_)
+                for s, i in zip(top.values, top.indices)]
+
+    # -- feedback and profiles ---------------------------------------------------------
+    def _session_key(self, who: Any) -> str:
+        """``user:<id>`` for a known user, ``session:<id>`` for anyone else."""
+        text = str(who)
+        if text.startswith("session:"):
+            return text
+        ent = text if text.startswith("user:") else user_id(text)
+        return ent if ent in self._user_ids else f"session:{text}"
+
+    def feedback(self, who: Any, item: Any = None, signal: str = "like") -> FeedbackSession:
+        """Record a reaction of ``who`` (a known user id, or any session id of a
+        cold-start person, passed as ``recommend(session=...)``) to ``item`` (id or
+        title); ``signal``: ``like``, ``dislike``, ``more_like_this``, ``not_interested``,
+        or ``undo`` (drops the latest). The next :meth:`recommend` reflects it at once;
+        returns the session, persisted in :attr:`feedback_store`."""
+        self._check_fitted()
+        session = self.feedback_store.load(self._session_key(who))
+        if signal == "undo":
+            session.undo()
+        elif item is None:
+            raise ValueError(f"feedback signal {signal!r} needs an item")
+        else:
+            session.add(self.catalog_.item_ids[self._movie_index(item)], signal)
+        self.feedback_store.save(session)
+        return session
+
+    def profile(self, who: Any) -> TasteProfile:
+        """Taste profile (:mod:`kgrec.serve.profile`) of a known user's ratings and the
+        feedback of ``who`` (a like counts as 5, a dislike as 1), with the genres of the
+        model's top 50 for them."""
+        from kgrec.serve.profile import profile, session_ratings
+
+        self._check_fitted()
+        key = self._session_key(who)
+        known = key if key.startswith("user:") else None
+        mine = self._seen_ratings[self._seen_ratings["user_id"].astype(str) == entity_key(key)]
+        ratings = session_ratings(mine if known else mine.iloc[:0],
+                                  self.feedback_store.load(key), self.catalog_.item_ids)
+        liked = [f"movie:{self.catalog_.item_ids[i]}" for i, r in ratings.items() if r >= 4]
+        picks = (self.recommend(entity_key(key), 50, explain=False) if known else
+                 self.recommend(liked=liked, session=key, k=50, explain=False) if liked else [])
+        return profile(ratings.items(), self.scorer_.facts, who=entity_key(key),
+                       model_items=[self._movie_index(r.item_id) for r in picks])
 
     def recommend_for_items(self, liked: list[str], k: int = 10, **kwargs: Any) -> list[Recommendation]:
         """Recommendations for a new user who likes ``liked`` (titles)."""

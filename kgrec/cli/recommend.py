@@ -118,9 +118,12 @@ def run(args: argparse.Namespace) -> int:
     recs = rec.recommend(user, args.k, query=args.query, liked=args.liked,
                          exclude_seen=not args.include_seen, explain=not args.no_explain,
                          filters=filters or None)
+    intent = rec.parse(args.query) if args.query else None
     if args.json:
         print(json.dumps({"user": user, "liked": args.liked, "query": args.query, "k": args.k,
-                          "filters": filters, "recommendations": [r.to_dict() for r in recs]},
+                          "filters": filters,
+                          "intent": intent.to_dict() if intent is not None else None,
+                          "recommendations": [r.to_dict() for r in recs]},
                          ensure_ascii=False))
         return 0
     who = [f"user {user}"] if user is not None else []
@@ -129,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if args.query:
         who.append(f"query {args.query!r}")
     print(f"top {len(recs)} for {' + '.join(who)}")
+    if intent is not None:
+        print(f"understood as: {intent!r}")
     print(format_recommendations(recs, note_missing=not args.no_explain) if recs
           else "  (no movie left after the filters)")
     return 0

@@ -1,7 +1,11 @@
 """Results of a request: :class:`~kgrec.serve.request.Recommendation` records with their
 explanations, built from the request alone (never from state left by another request).
 
-Explanations come, in this order until ``max_paths`` are found, from the user's ratings
+What the request asked for is explained first: the parts of its
+:class:`~kgrec.serve.intent.QueryIntent` the movie meets
+(:func:`kgrec.serve.intent_scoring.explain_intent`) and the "more like this" feedback it
+follows (:func:`kgrec.serve.feedback.feedback_explanations`). Then, in this order until
+``max_paths`` are found, from the user's ratings
 (:meth:`PathExplainer.explain`), from the entities the query names (one-edge paths,
 :func:`query_explanations`), and from the stated likes and movies the query names
 (:meth:`PathExplainer.explain_from`); they are returned most salient first.
@@ -18,6 +22,8 @@ from kgrec.serve.request import Recommendation, Request
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation, PathExplainer
+    from kgrec.serve.intent_scoring import ItemFacts
+    from kgrec.serve.scoring import Scorer
 
 
 def query_explanations(catalog: Catalog, item: int, entities: list[str], k: int
@@ -51,9 +57,30 @@ def query_explanations(catalog: Catalog, item: int, entities: list[str], k: int
     return out
 
 
+def asked(request: Request, item: int, facts: ItemFacts | None, max_paths: int,
+          text_similarity: float | None = None) -> list[Explanation]:
+    """Explanations of the parts of the request (intent, feedback) ``item`` satisfies."""
+    out: list[Explanation] = []
+    if facts is None:
+        return out
+    if request.intent is not None:
+        from kgrec.serve.intent_scoring import explain_intent
+
+        out += explain_intent(request.intent, facts, item, text_similarity=text_similarity,
+                              k=max_paths)
+    if request.feedback is not None and request.feedback.more_like:
+        from kgrec.serve.feedback import feedback_explanations
+
+        out += feedback_explanations(request.feedback, facts, item)
+    return out
+
+
 def explanations(request: Request, item: int, explainer: PathExplainer, catalog: Catalog,
-                 max_paths: int) -> tuple[Explanation, ...]:
-    """Up to ``max_paths`` explanations of ``item`` for ``request``, most salient first."""
+                 max_paths: int, facts: ItemFacts | None = None,
+                 text_similarity: float | None = None) -> tuple[Explanation, ...]:
+    """Up to ``max_paths`` explanations of ``item`` for ``request``: those of what it
+    asked for first, then the others most salient first."""
+    first = asked(request, item, facts, max_paths, text_similarity)
     out: list[Explanation] = []
     if request.user is not None:
         out = list(explainer.explain(request.user, item, max_paths))
@@ -64,12 +91,17 @@ def explanations(request: Request, item: int, explainer: PathExplainer, catalog:
     if anchors and len(out) < max_paths:
         out += explainer.explain_from(anchors, item, max_paths - len(out))
     out.sort(key=lambda e: -e.salience)
-    return tuple(out)
+    return tuple((first + out)[:max(max_paths, len(first))])
 
 
 def record(request: Request, item: int, score: float, explainer: PathExplainer,
-           catalog: Catalog, max_paths: int) -> Recommendation:
-    """The :class:`Recommendation` of movie index ``item`` with score ``score``."""
-    why = explanations(request, item, explainer, catalog, max_paths) if request.explain else ()
+           catalog: Catalog, max_paths: int, scorer: Scorer | None = None) -> Recommendation:
+    """The :class:`Recommendation` of movie index ``item`` with score ``score``
+    (``scorer`` gives the facts and text similarity that intent explanations cite)."""
+    why: tuple[Explanation, ...] = ()
+    if request.explain:
+        why = explanations(request, item, explainer, catalog, max_paths,
+                           None if scorer is None else scorer.facts,
+                           None if scorer is None else scorer.text_similarity(request, item))
     return Recommendation(catalog.item_ids[item], catalog.titles[item], score,
-                          catalog.year(item), why)
+                          catalog.year(item), why, request.intent)

@@ -15,6 +15,8 @@ from kgrec.serve.filters import Filters
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation
+    from kgrec.serve.feedback import FeedbackSession
+    from kgrec.serve.intent import QueryIntent
     from kgrec.serve.query import ParsedQuery
 
 
@@ -27,6 +29,7 @@ class Recommendation:
         title, year: for display.
         score: the fused relevance score (comparable within one request only).
         explanations: graph paths that explain it, most salient first.
+        intent: how the request's text was understood (``None`` without a query).
     """
 
     item_id: str
@@ -34,6 +37,7 @@ class Recommendation:
     score: float
     year: int | None = None
     explanations: tuple[Explanation, ...] = field(default_factory=tuple)
+    intent: QueryIntent | None = field(default=None, compare=False)
 
     @property
     def explanation(self) -> str:
@@ -45,7 +49,8 @@ class Recommendation:
                 "score": round(self.score, 6),
                 "explanations": [{"text": e.text, "kind": e.kind, "salience": round(e.salience, 6),
                                   "path": [[s.head, s.relation, s.tail] for s in e.steps]}
-                                 for e in self.explanations]}
+                                 for e in self.explanations],
+                **({"intent": self.intent.to_dict()} if self.intent is not None else {})}
 
     def __repr__(self) -> str:
         year = f" ({self.year})" if self.year else ""
@@ -63,6 +68,9 @@ class Request:
         query: the free-text query, and ``parsed`` its entities (``None`` without one).
         named: movie indices the query names ("like Pulp Fiction").
         filters: hard constraints.
+        intent: the query's :class:`~kgrec.serve.intent.QueryIntent` (scored by
+            :mod:`kgrec.serve.intent_scoring` instead of ``parsed``'s boosts when given).
+        feedback: the person's feedback session (a copy loaded for this request).
         k, exclude_seen, explain: as in :meth:`kgrec.recommender.Recommender.recommend`.
     """
 
@@ -75,6 +83,8 @@ class Request:
     k: int = 10
     exclude_seen: bool = True
     explain: bool = True
+    intent: QueryIntent | None = None
+    feedback: FeedbackSession | None = None
 
     @property
     def anchors(self) -> list[int]:

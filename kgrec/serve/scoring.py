@@ -13,14 +13,21 @@ movies it names, plus :data:`ENTITY_BOOST` for each person or other entity it na
 :math:`i` is linked to, :data:`GENRE_BOOST` per named genre of :math:`i` and
 :data:`DECADE_BOOST` when :math:`i` is from a named decade.
 
+With a parsed :class:`~kgrec.serve.intent.QueryIntent` the query part is instead
+:func:`kgrec.serve.intent_scoring.score_intent` (hard constraints filter; genres,
+people, like-anchors, eras and the remainder's text similarity rank), with the
+standardised user/likes part and the feedback scores (:mod:`kgrec.serve.feedback`)
+personalising within it.
+
 Cold-start movies (no training interaction) are unknown to a non-inductive model; their
 model part is replaced by a content score, the z-scores of text similarity
 (:class:`~kgrec.models.baselines.TextCosine`) plus shared directors / cast / writers /
 genres (:class:`~kgrec.models.baselines.GenreProfile`), both standardised over the warm
 movies so that the two populations are on one scale.
 
-A :class:`Scorer` holds only read-only state (and a lock around the text encoder), so
-concurrent requests on one scorer give the serial results.
+A :class:`Scorer` holds only read-only state (and locks around the text encoder and the
+query vocabulary, built once on first use), so concurrent requests on one scorer give the
+serial results.
 """
 
 from __future__ import annotations
@@ -89,6 +96,11 @@ class Scorer:
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+        from kgrec.serve.intent_scoring import ItemFacts
+
+        self.facts = ItemFacts(catalog.kg, catalog.years)
+        self._vocabulary = None
+        self._vocabulary_lock = threading.Lock()
 
     # -- parts ---------------------------------------------------------------------------
     def history(self, user: int | None, liked: tuple[int, ...] = ()) -> torch.Tensor:
@@ -116,6 +128,40 @@ class Scorer:
         if self.entity_profile is not None:
             content = content + zscore(self.entity_profile.score_history(history)[0], warm)
         return zscore(content, warm)
+
+    def vocabulary(self):
+        """The :class:`~kgrec.serve.intent.Vocabulary` of the catalogue (labels, lexicon,
+        the encoder over genre labels), built once on first use; read-only after."""
+        with self._vocabulary_lock:
+            if self._vocabulary is None:
+                from kgrec.serve.intent import Vocabulary
+
+                years = dict(zip(self.catalog.item_ids, self.catalog.years.tolist()))
+                self._vocabulary = Vocabulary(
+                    self.catalog.kg, {k: y for k, y in years.items() if y > 0},
+                    encode=lambda texts: torch.stack([self.encode_query(t) for t in texts]).numpy())
+            return self._vocabulary
+
+    def intent_scores(self, request: Request, base: torch.Tensor | None) -> torch.Tensor:
+        """``[I]`` :func:`~kgrec.serve.intent_scoring.score_intent` of ``request.intent``
+        personalised by ``base`` (``-inf`` entries stay excluded)."""
+        from kgrec.serve.intent_scoring import score_intent
+
+        intent = request.intent
+        text = (self.item_features @ self.encode_query(intent.remainder or intent.text)).numpy()
+        like_model = None
+        if request.named:
+            like_model = self.history_scores(self.history(None, request.named))[0].numpy()
+        user = None if base is None else base.numpy()
+        return torch.from_numpy(score_intent(intent, self.facts, text=text, user=user,
+                                             like_model=like_model)).float()
+
+    def text_similarity(self, request: Request, item: int) -> float | None:
+        """Cosine of the intent's remainder (or whole text) to movie ``item``."""
+        if request.intent is None:
+            return None
+        q = self.encode_query(request.intent.remainder or request.intent.text)
+        return float(self.item_features[item] @ q)
 
     def encode_query(self, text: str) -> torch.Tensor:
         """``[D]`` L2-normalised query embedding. The encoder is created once and used by
@@ -172,9 +218,16 @@ class Scorer:
             parts[0] = base
         else:
             parts = [zscore(p) for p in parts]
-        if request.query:
-            parts.append(self.query_scores(request))
-        scores = sum(parts).clone()
+        if request.feedback is not None and request.feedback.events:
+            from kgrec.serve.feedback import feedback_scores
+
+            parts.append(torch.from_numpy(feedback_scores(request.feedback, self.facts)).float())
+        if request.intent is not None:
+            scores = self.intent_scores(request, sum(parts) if parts else None)
+        else:
+            if request.query:
+                parts.append(self.query_scores(request))
+            scores = sum(parts).clone()
         if request.exclude_seen:
             if request.user is not None:
                 scores[torch.from_numpy(self.seen[request.user].indices.astype(np.int64))] = -torch.inf
