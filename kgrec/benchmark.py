@@ -153,6 +153,17 @@ class BenchmarkResult:
                              f"{f('mean_path_length', '.2f')} | {f('fidelity_share_dropped')} | "
                              f"{f('fidelity_mean_drop', '.4g')} | "
                              f"{f('fidelity_mean_drop_random', '.4g')} |")
+        segments = {n: r.details["segments"] for n, r in self.models.items()
+                    if r.details.get("segments")}
+        if segments:
+            from kgrec.evaluate.segments import segment_table
+
+            lines += ["", segment_table(segments)]
+        for r in self.models.values():
+            if r.details.get("ablation"):
+                from kgrec.evaluate.ablation import AblationResult
+
+                lines += ["", AblationResult.from_dict(r.details["ablation"]).table()]
         return "\n".join(lines)
 
     def save_json(self, path: str | Path) -> Path:
@@ -199,7 +210,8 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                   kg_dir: str | Path | None = None, models: tuple[str, ...] = DEFAULT_MODELS,
                   seeds: tuple[int, ...] = (0,), config: KGRecConfig | None = None,
                   log_dir: str | Path | None = None,
-                  explain_models: tuple[str, ...] | None = None) -> BenchmarkResult:
+                  explain_models: tuple[str, ...] | None = None,
+                  ablate: tuple[str, ...] = ()) -> BenchmarkResult:
     """Fit and evaluate ``models`` on the split in ``split_dir``.
 
     Args:
@@ -216,9 +228,11 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
         explain_models: models whose test top-10 explanations are measured (warm splits):
             coverage, path-type diversity, mean length, fidelity (default: the
             configured model, ``config.model.name``; ``()`` for none).
+        ablate: signals (``"kg"``, ``"text"``) to remove in an ablation of every model,
+            same split and seeds (:func:`kgrec.evaluate.ablation.run_ablation`).
     """
     from kgrec.data import load_dataset, read_split
-    from kgrec.evaluate import evaluate, to_csr
+    from kgrec.evaluate import evaluate, mean_segments, to_csr, training_segments
     from kgrec.models.registry import CLOSED_FORM, get_spec, is_inductive
     from kgrec.train import build_context, fit_model
 
@@ -239,6 +253,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     candidates = None
     if split.is_cold_start:
         candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
+    segments = training_segments(ctx.train)
     reports: dict[str, ModelReport] = {}
     for name in models:
         if split.is_cold_start and not is_inductive(name, config):
@@ -259,10 +274,20 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 train_seconds = time.perf_counter() - start
                 start = time.perf_counter()
                 result = evaluate(fitted.model, test=test, mask=mask, ks=(10, 20),
-                                  candidates=candidates, item_popularity=ctx.item_popularity)
+                                  candidates=candidates, item_popularity=ctx.item_popularity,
+                                  segments=segments)
                 eval_seconds = time.perf_counter() - start
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
+        reports[name].details["segments"] = mean_segments(r[2].segments for r in runs)
+        if ablate:
+            from kgrec.evaluate.ablation import run_ablation
+
+            reports[name].details["ablation"] = run_ablation(
+                name, ctx, test=test, mask=mask, config=config, seeds=[r[0] for r in runs],
+                remove=ablate, candidates=candidates, item_popularity=ctx.item_popularity,
+                segments=segments, full_results=[r[2] for r in runs],
+                encode_text=None if features is None else _text_encoder(ds, config)).to_dict()
         if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()
             quality = explanation_quality(runs[0][1].model, kg, mask, features)
@@ -277,8 +302,16 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     protocol = ("cold-start: rank the held-out cold items only" if split.is_cold_start
                 else "full ranking over all items, train+valid items masked")
     extra = {"num_users_evaluated": int((np.asarray(test.sum(1)).ravel() > 0).sum()),
-             "threads": torch.get_num_threads(), "seeds": list(seeds)}
+             "threads": torch.get_num_threads(), "seeds": list(seeds),
+             "segments": segments.description}
     return BenchmarkResult(split.name, ds.name, protocol, reports, extra)
+
+
+def _text_encoder(ds, config: KGRecConfig):
+    """``graph -> node text features`` of ``ds`` under ``config.text`` (for ablations)."""
+    from kgrec.text import encode_graph
+
+    return lambda graph: encode_graph(graph, ds, config.text)
 
 
 def recommender_latency(rec, n_users: int = 200, k: int = 10, seed: int = 0) -> dict[str, float]:

@@ -278,9 +278,9 @@ class Recommender:
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: Any) -> Any:
-        """Write the fitted recommender to folder ``path`` atomically (layout and checks:
-        :mod:`kgrec.serve.artifacts`); an existing folder is replaced only once the new
-        one is complete."""
+        """Write the fitted recommender to folder ``path`` crash-safely (layout and checks:
+        :mod:`kgrec.serve.artifacts`): ``path`` always holds the complete old or the
+        complete new model."""
         from kgrec.serve.artifacts import save_artifact
 
         self._check_fitted()
@@ -296,14 +296,15 @@ class Recommender:
         from kgrec.train import ModelContext, item_years
 
         saved = load_artifact(path)
-        ctx = ModelContext.from_graph(saved.kg, None, saved.features,
-                                      item_years(saved.dataset, saved.kg))
-        model = build_model(saved.config.model.name, ctx, saved.config)
         try:
+            ctx = ModelContext.from_graph(saved.kg, None, saved.features,
+                                          item_years(saved.dataset, saved.kg))
+            model = build_model(saved.config.model.name, ctx, saved.config)
             model.load_state_dict(saved.state, strict=True)
-        except RuntimeError as exc:
-            raise ArtifactError(f"{path}/model.safetensors: weights do not fit the "
-                                f"{saved.config.model.name!r} model ({exc})") from None
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"{path}: the saved config.toml, model.safetensors and "
+                                f"features do not fit the {saved.config.model.name!r} model "
+                                f"({exc})") from None
         rec = cls(saved.config)
         rec._setup(saved.dataset, ctx, model, saved.seen)
         return rec

@@ -56,3 +56,64 @@ def sample_dataset():
     from kgrec.data import load_dataset
 
     return load_dataset("sample")
+
+
+def rehash_manifest(target) -> None:
+    """Rewrite the manifest of artifact folder ``target`` so that it matches the files now
+    there (what an attacker who edits files and manifest together would do); entries of
+    files that no longer exist are dropped."""
+    import json
+
+    from kgrec.io import MANIFEST, sha256_file
+
+    root = Path(os.path.realpath(target))
+    document = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    files = {}
+    for name in document["files"]:
+        path = root / name
+        if os.path.lexists(path) and not os.path.isdir(path):
+            files[name] = {"sha256": sha256_file(path), "size": os.path.getsize(path)}
+    document["files"] = files
+    (root / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+
+
+@pytest.fixture
+def rehash():
+    """:func:`rehash_manifest`, for tests that tamper with saved artifacts."""
+    return rehash_manifest
+
+
+HOSTILE_TITLES = ["", "nan", "\\N", "x" * 200_000, "Red \x1b[31mAlert\x1b[0m\x07",
+                  "tab\tand\nnewline\r", 'quote " and , comma', "\u202eevil\u2066"]
+
+
+@pytest.fixture(scope="session")
+def hostile_recommender(tmp_path_factory):
+    """A recommender (closed-form popularity model) fitted on a tiny dataset whose titles,
+    texts and labels are hostile (:data:`HOSTILE_TITLES`), and the folder it was saved to."""
+    import pandas as pd
+
+    from kgrec.config import KGRecConfig
+    from kgrec.data.dataset import MovieDataset
+    from kgrec.recommender import Recommender
+
+    n = len(HOSTILE_TITLES)
+    items = pd.DataFrame({"item_id": [str(i + 1) for i in range(n)], "title": HOSTILE_TITLES,
+                          "year": pd.array([1990 + i if i % 3 else None for i in range(n)],
+                                           dtype="Int64"),
+                          "text": [f"text {i}\t\\ {t[:50]}" for i, t in enumerate(HOSTILE_TITLES)]})
+    users = [f"u{i}" for i in range(6)]
+    rows = [(u, str(1 + (j * 3 + k) % n), float(1 + (j + k) % 5), 1_000_000 + 7 * j + k)
+            for j, u in enumerate(users) for k in range(4)]
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    ratings = ratings.drop_duplicates(["user_id", "item_id"], ignore_index=True)
+    triples = pd.DataFrame({"head": [f"movie:{i + 1}" for i in range(n)], "relation": "has_genre",
+                            "tail": ["genre:Crime\tDrama" if i % 2 else "genre:\x1b[2J"
+                                     for i in range(n)]})
+    labels = {"genre:Crime\tDrama": "Crime\tDrama", "genre:\x1b[2J": "\x1b[2JClear"}
+    dataset = MovieDataset("hostile", items, ratings, triples, labels)
+    config = KGRecConfig().replace(model={"name": "pop"}, train={"show_progress": False},
+                                   text={"show_progress": False})
+    rec = Recommender(config).fit(dataset)
+    path = rec.save(tmp_path_factory.mktemp("hostile") / "model")
+    return rec, path

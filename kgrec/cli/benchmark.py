@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--explain-models", nargs="*",
                         help="models whose top-10 explanations are measured (coverage, "
                              "diversity, fidelity; default: the configured model)")
+    parser.add_argument("--ablate", nargs="+", choices=("kg", "text"), default=(),
+                        help="also run each model without the KG / the text (same seeds)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                            seeds=tuple(range(args.seed, args.seed + max(1, args.repeats))),
                            config=config, log_dir=out.parent / (out.stem + "-logs"),
                            explain_models=None if args.explain_models is None
-                           else tuple(args.explain_models))
+                           else tuple(args.explain_models), ablate=tuple(args.ablate))
     print(f"\n{result.dataset} · {result.split} · {result.protocol} · "
           f"{result.extra['num_users_evaluated']} users\n")
     print(result.table())

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kgrec.cli import CLIError
     from kgrec.cli.recommend import check_user, load_recommender
+    from kgrec.cli.terminal import printable
 
     if args.k is not None and args.k < 1:
         raise CLIError(f"-k must be a positive integer, got {args.k}")
@@ -77,25 +78,25 @@ def run(args: argparse.Namespace) -> int:
     rated = item in {f"movie:{i}" for i in
                      rec.dataset_.ratings.loc[rec.dataset_.ratings["user_id"] == user, "item_id"]}
     if args.json:
-        print(json.dumps({
+        print(printable(json.dumps({
             "user": user, "item_id": item.partition(":")[2], "title": title,
             "rated_by_user": rated, "same_title": [e.partition(":")[2] for e in same_title],
             "explanations": [{"text": e.text, "kind": e.kind, "salience": round(e.salience, 6),
                               "hops": e.hops, "path": [[s.head, s.relation, s.tail]
                                                        for s in e.steps]}
-                             for e in explanations]}, ensure_ascii=False))
+                             for e in explanations]}, ensure_ascii=False), json=True))
         return 0
     header = f"why {title} (movie:{item.partition(':')[2]}) for user {user}"
     if len(same_title) > 1:
         others = ", ".join(same_title[1:])
         header += f" (also titled so: {others}; pass the id to choose)"
-    print(header + (" (already rated by this user)" if rated else ""))
+    print(printable(header + (" (already rated by this user)" if rated else "")))
     if not explanations:
         print(f"  no path of at most {rec.config.explain.max_hops} hops links them in the "
               "training graph")
         return 0
     for rank, e in enumerate(explanations, 1):
-        print(f"  {rank}. {e.text}")
-        print(f"     {path_text(rec.kg_, e)}")
+        print(printable(f"  {rank}. {e.text}"))
+        print(printable(f"     {path_text(rec.kg_, e)}"))
         print(f"     [{e.kind}, {e.hops} hops, salience {e.salience:.3f}]")
     return 0

@@ -81,15 +81,17 @@ def format_recommendations(recs, *, explanations: int | None = None, marks=None,
     (at most ``explanations`` of them; all when ``None``; ``note_missing`` says so when a
     movie has none). ``marks`` maps an item id to a note printed after the title (e.g.
     held-out hits)."""
+    from kgrec.cli.terminal import printable
+
     lines = []
     names = [f"{r.title} ({r.year})" if r.year else r.title for r in recs]
     width = max(map(len, names), default=0)
     for rank, (r, name) in enumerate(zip(recs, names), 1):
         note = f"  {marks[r.item_id]}" if marks and r.item_id in marks else ""
-        lines.append(f"{indent}{rank:>2}. {name:<{width}}  {r.score:6.3f}{note}")
+        lines.append(printable(f"{indent}{rank:>2}. {name:<{width}}  {r.score:6.3f}{note}"))
         shown = r.explanations if explanations is None else r.explanations[:explanations]
         for e in shown:
-            lines.append(f"{indent}      {e.text}")
+            lines.append(printable(f"{indent}      {e.text}"))
         if not r.explanations and note_missing:
             lines.append(f"{indent}      (no explanation path found)")
     return "\n".join(lines)
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from kgrec.cli import CLIError
+    from kgrec.cli.terminal import printable
 
     if args.user is None and not args.liked and args.query is None:
         raise CLIError("give --user ID, --liked TITLE ... or --query TEXT")
@@ -120,20 +123,19 @@ def run(args: argparse.Namespace) -> int:
                          filters=filters or None)
     intent = rec.parse(args.query) if args.query else None
     if args.json:
-        print(json.dumps({"user": user, "liked": args.liked, "query": args.query, "k": args.k,
-                          "filters": filters,
-                          "intent": intent.to_dict() if intent is not None else None,
-                          "recommendations": [r.to_dict() for r in recs]},
-                         ensure_ascii=False))
+        print(printable(json.dumps({
+            "user": user, "liked": args.liked, "query": args.query, "k": args.k,
+            "filters": filters, "intent": intent.to_dict() if intent is not None else None,
+            "recommendations": [r.to_dict() for r in recs]}, ensure_ascii=False), json=True))
         return 0
     who = [f"user {user}"] if user is not None else []
     if args.liked:
         who.append("liking " + ", ".join(args.liked))
     if args.query:
         who.append(f"query {args.query!r}")
-    print(f"top {len(recs)} for {' + '.join(who)}")
+    print(printable(f"top {len(recs)} for {' + '.join(who)}"))
     if intent is not None:
-        print(f"understood as: {intent!r}")
+        print(printable(f"understood as: {intent!r}"))
     print(format_recommendations(recs, note_missing=not args.no_explain) if recs
           else "  (no movie left after the filters)")
     return 0

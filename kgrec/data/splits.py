@@ -102,6 +102,49 @@ def cold_start_split(ratings: pd.DataFrame, *, cold_fraction: float = 0.2, valid
     return Split(train, warm.valid, test, cold_items=sorted(cold), name=f"cold-items-{seed}")
 
 
+def cold_validation_split(split: Split, *, fraction: float = 0.2, seed: int = 0) -> Split:
+    """Carve cold *validation* movies out of the training movies, for honest selection.
+
+    A cold-start model's settings must be chosen on movies it has never seen rated, but a
+    cold-start split's ``valid`` holds warm movies only and its ``test`` is for reporting.
+    This draws a seeded ``fraction`` of the movies rated in ``split.train`` (never one of
+    ``split.cold_items``); every train and valid rating of a drawn movie moves to the
+    returned split's ``test`` part, so the drawn movies leave the training graph:
+
+    - ``train``: ``split.train`` without the drawn movies' ratings;
+    - ``valid``: ``split.valid`` without them (warm validation, e.g. for early stopping);
+    - ``test``: the drawn movies' ratings: the **cold validation** set (ranked among
+      ``cold_items``, the drawn movies, by the usual cold-start protocol);
+    - ``split.test`` (the real cold test ratings) is left out entirely.
+
+    Written with :func:`write_split`, the result is a cold-start split folder, so a
+    benchmark run on it is a validation run. With ``fraction=0.2`` the carved movies are
+    about as many, relative to the catalogue, as ``cold_start_split``'s default 20%.
+
+    Args:
+        split: a split whose ``train`` is carved (typically a cold-start split).
+        fraction: share of the training movies to carve, in ``(0, 1)``.
+        seed: seed of the draw.
+
+    Returns:
+        A :class:`Split` named ``"<name>-coldvalid-<seed>"``.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    excluded = set(map(str, split.cold_items))
+    items = np.sort([i for i in split.train["item_id"].astype(str).unique() if i not in excluded])
+    if len(items) < 2:
+        raise ValueError(f"split {split.name!r} has {len(items)} training movies: too few to carve")
+    n = min(len(items) - 1, max(1, int(round(len(items) * fraction))))
+    carved = set(np.random.default_rng(seed).choice(items, size=n, replace=False).tolist())
+    in_train = split.train["item_id"].astype(str).isin(carved).to_numpy()
+    in_valid = split.valid["item_id"].astype(str).isin(carved).to_numpy()
+    cold_valid = pd.concat([split.train[in_train], split.valid[in_valid]], ignore_index=True)
+    return Split(split.train[~in_train].reset_index(drop=True),
+                 split.valid[~in_valid].reset_index(drop=True), cold_valid,
+                 cold_items=sorted(carved), name=f"{split.name}-coldvalid-{seed}")
+
+
 def _read_part(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError("split file not found", path=path)

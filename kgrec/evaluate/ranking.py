@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import scipy.sparse as sp
 
+    from kgrec.evaluate.segments import Segments
     from kgrec.graph import KnowledgeGraph
     from kgrec.models.base import ScoringModel
 
@@ -56,12 +57,15 @@ class EvalResult:
             [num_users]`` values for every per-user metric (all but coverage), aligned with
             ``users``; otherwise ``None``.
         users: user indices aligned with ``per_user`` (``None`` without it).
+        segments: with ``evaluate(..., segments=...)``, segment name → its metrics
+            (:func:`kgrec.evaluate.segments.segment_metrics`); otherwise ``None``.
     """
 
     metrics: dict[str, float]
     num_users: int
     per_user: dict[str, np.ndarray] | None = field(default=None, compare=False)
     users: np.ndarray | None = field(default=None, compare=False)
+    segments: dict[str, dict[str, float]] | None = field(default=None, compare=False)
 
     def __getitem__(self, name: str) -> float:
         try:
@@ -215,7 +219,7 @@ def evaluate(model_or_scores_fn: ScoringModel | ScoresFn, *, test: sp.spmatrix,
              mask: sp.spmatrix | None, ks: int | Iterable[int] = (10, 20),
              candidates: Tensor | None = None, item_features: Tensor | None = None,
              item_popularity: Tensor | np.ndarray | None = None, batch_size: int = 1024,
-             per_user: bool = False) -> EvalResult:
+             per_user: bool = False, segments: Segments | None = None) -> EvalResult:
     """Full-ranking top-K evaluation of a model (or any ``users -> scores`` function).
 
     For a batch of users :math:`B` with scores :math:`S \\in \\mathbb{R}^{B \\times I}`:
@@ -245,6 +249,9 @@ def evaluate(model_or_scores_fn: ScoringModel | ScoresFn, *, test: sp.spmatrix,
             column counts of ``mask``, i.e. the interactions the model was given).
         batch_size: users scored per batch.
         per_user: keep the per-user values in :attr:`EvalResult.per_user`.
+        segments: user and item segments (:func:`kgrec.evaluate.segments.training_segments`);
+            every accuracy metric is then also reported per segment, with the item
+            segments' shares of recommendations and hits, in :attr:`EvalResult.segments`.
 
     Returns:
         An :class:`EvalResult` with ``recall``, ``precision``, ``ndcg``, ``hit``, ``mrr``,
@@ -289,6 +296,7 @@ def evaluate(model_or_scores_fn: ScoringModel | ScoresFn, *, test: sp.spmatrix,
     tie_order = tie_break_order(num_items)
     values: dict[str, list[Tensor]] = {}
     lists: list[Tensor] = []
+    hit_rows: list[Tensor] = []
     for lo in range(0, len(users), batch_size):
         batch = users[lo:lo + batch_size]
         scores = score(torch.from_numpy(batch))
@@ -314,6 +322,7 @@ def evaluate(model_or_scores_fn: ScoringModel | ScoresFn, *, test: sp.spmatrix,
                 values.setdefault(f"diversity@{k}", []).append(
                     M.intra_list_diversity(top_items[:, :k], features))
         lists.append(top_items)
+        hit_rows.append(hits)
 
     per_user_values = {name: torch.cat(parts).numpy() for name, parts in values.items()}
     all_lists = torch.cat(lists)
@@ -326,9 +335,14 @@ def evaluate(model_or_scores_fn: ScoringModel | ScoresFn, *, test: sp.spmatrix,
         result[f"novelty@{k}"] = float(per_user_values[f"novelty@{k}"].mean())
         if features is not None:
             result[f"diversity@{k}"] = float(per_user_values[f"diversity@{k}"].mean())
+    by_segment = None
+    if segments is not None:
+        from kgrec.evaluate.segments import segment_metrics
+
+        by_segment = segment_metrics(all_lists, torch.cat(hit_rows), users, relevant, segments, ks)
     return EvalResult(result, len(users),
                       per_user=per_user_values if per_user else None,
-                      users=users.astype(np.int64) if per_user else None)
+                      users=users.astype(np.int64) if per_user else None, segments=by_segment)
 
 
 def _candidate_coverage(topk_items: Tensor, allowed: np.ndarray) -> float:

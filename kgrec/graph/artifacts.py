@@ -1,25 +1,27 @@
 """Graph artifacts on disk: what ``kgrec build-graph`` writes and :func:`load_graph` reads.
 
-Layout of ``out_dir``::
+Layout of the artifact folder (a crash-safe, manifest-verified folder of
+:func:`kgrec.io.write_artifact_dir`, kind ``"kgrec-graph"``)::
 
+    manifest.json              every file's relative path, size and sha256 (kgrec.io)
     stats.json                 format/version, node counts per type (in index order),
-                               edge types with counts, caller's metadata; written last
+                               edge types with counts, caller's metadata
     hetero_data.safetensors    one int64 tensor [2, E] per edge type, key
                                "<src>__<relation>__<dst>", and "ratings" (float32 [E_rated]);
                                loadable with safetensors.torch.load_file (no pickle)
-    nodes/<type>.tsv           index, entity_id, label (TAB-separated, "\\N" = no label)
+    nodes/<type>.tsv           index, entity_id, label (TAB-separated, fields escaped as in
+                               :func:`kgrec.io.escape_field`, "\\N" = no label; no length
+                               limit, so any label loads back)
     graph.ttl                  Turtle of the RDF view (kgrec.graph.rdf), unless turtle=False
 
-Every file is written atomically (temporary file + rename, :mod:`kgrec.io`) and
-``stats.json`` last, so a reader never sees a half-written file; files a previous build
-left that this one does not produce (``graph.ttl`` with ``turtle=False``, node tables of
-types no longer present) are removed so the folder never mixes two builds' files.
+Saving replaces the whole folder at once, so it never mixes two builds' files and a crash
+leaves the previous graph loadable. :func:`write_graph_files` / :func:`read_graph_files`
+are the same format inside a larger artifact (a saved recommender keeps its graph under
+``graph/``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,18 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from kgrec.data.dataset import DataError
 from kgrec.graph.knowledge_graph import EdgeType, KnowledgeGraph
-from kgrec.io import atomic_write, atomic_write_text
+from kgrec.io import (ArtifactError, read_artifact_dir, read_tsv, write_artifact_dir,
+                      write_tsv)
 
 FORMAT = "kgrec-graph"
-VERSION = 1
+KIND = "graph"  # the artifact kind in the manifest
+VERSION = 2
 STATS_FILE = "stats.json"
 TENSORS_FILE = "hetero_data.safetensors"
 TURTLE_FILE = "graph.ttl"
 NODES_DIR = "nodes"
 RATINGS_KEY = "ratings"
-NO_LABEL = "\\N"
 NODE_COLUMNS = ("index", "entity_id", "label")
 
 
@@ -48,56 +50,30 @@ def edge_key(edge_type: EdgeType) -> str:
     return "__".join(edge_type)
 
 
-def _node_table(kg: KnowledgeGraph, kind: str) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(NODE_COLUMNS)
-    labels = kg.labels
-    for i, entity in enumerate(kg.nodes[kind]):
-        label = labels.get(entity)
-        writer.writerow((i, entity, NO_LABEL if label is None else label))
-    return buffer.getvalue()
-
-
-def save_graph(kg: KnowledgeGraph, out_dir: str | Path, *, turtle: bool = True,
-               meta: Mapping[str, Any] | None = None) -> Path:
-    """Write ``kg`` to ``out_dir`` (created if needed); see the module docstring.
-
-    Args:
-        kg: the graph.
-        out_dir: destination folder.
-        turtle: also write ``graph.ttl`` (the slowest part on large graphs).
-        meta: JSON-serialisable extra information stored under ``"meta"`` in
-            ``stats.json`` (e.g. the dataset name and counts).
-
-    Returns:
-        ``out_dir`` as a ``Path``.
-    """
+def write_graph_files(kg: KnowledgeGraph, folder: str | Path, *, turtle: bool = True,
+                      meta: Mapping[str, Any] | None = None) -> Path:
+    """Write the files of ``kg`` into the existing folder ``folder`` (not atomic: the
+    ``fill`` of an artifact folder); see the module docstring. Returns ``folder``."""
     from safetensors.numpy import save_file
 
-    out = Path(out_dir)
+    out = Path(folder)
     (out / NODES_DIR).mkdir(parents=True, exist_ok=True)
+    labels = kg.labels
     for kind in kg.nodes:
-        if not kind or "/" in kind or "\\" in kind or kind.startswith("."):
+        if not kind or "/" in kind or "\\" in kind or kind.startswith(".") or "\0" in kind:
             raise ValueError(f"node type {kind!r} cannot name a file in {out / NODES_DIR}")
-        atomic_write_text(out / NODES_DIR / f"{kind}.tsv", _node_table(kg, kind))
-    for stale in (out / NODES_DIR).glob("*.tsv"):
-        if stale.stem not in kg.nodes:
-            stale.unlink()
+        write_tsv(out / NODES_DIR / f"{kind}.tsv", NODE_COLUMNS,
+                  ((str(i), e, labels.get(e)) for i, e in enumerate(kg.nodes[kind])))
 
     tensors = {edge_key(k): np.ascontiguousarray(v, dtype=np.int64) for k, v in kg.edges.items()}
     tensors[RATINGS_KEY] = np.ascontiguousarray(kg.ratings, dtype=np.float32)
     if len(tensors) != len(kg.edges) + 1:
         raise ValueError(f"edge types {list(kg.edges)} do not give distinct tensor names")
-    atomic_write(out / TENSORS_FILE,
-                 lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
-
+    save_file(tensors, str(out / TENSORS_FILE), metadata={"format": FORMAT})
     if turtle:
         from kgrec.graph.rdf import save_turtle, to_rdf
 
         save_turtle(to_rdf(kg), out / TURTLE_FILE)
-    else:
-        (out / TURTLE_FILE).unlink(missing_ok=True)
 
     stats = kg.stats()
     document = {
@@ -112,83 +88,121 @@ def save_graph(kg: KnowledgeGraph, out_dir: str | Path, *, turtle: bool = True,
                         + ([TURTLE_FILE] if turtle else [])),
         "meta": dict(meta or {}),
     }
-    atomic_write_text(out / STATS_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    (out / STATS_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                                  encoding="utf-8")
     return out
 
 
+def save_graph(kg: KnowledgeGraph, out_dir: str | Path, *, turtle: bool = True,
+               meta: Mapping[str, Any] | None = None) -> Path:
+    """Write ``kg`` as the artifact folder ``out_dir``, replacing any previous one
+    crash-safely (:func:`kgrec.io.write_artifact_dir`); see the module docstring.
+
+    Args:
+        kg: the graph.
+        out_dir: destination (its parent is created if needed).
+        turtle: also write ``graph.ttl`` (the slowest part on large graphs).
+        meta: JSON-serialisable extra information stored under ``"meta"`` in
+            ``stats.json`` (e.g. the dataset name and counts).
+
+    Returns:
+        ``out_dir`` as a ``Path``.
+    """
+    return write_artifact_dir(out_dir, lambda tmp: write_graph_files(kg, tmp, turtle=turtle,
+                                                                       meta=meta),
+                              kind=KIND, meta={"format": FORMAT, "version": VERSION})
+
+
 def _read_node_table(path: Path, kind: str, expected: int, labels: dict[str, str]) -> list[str]:
-    if not path.is_file():
-        raise DataError(f"node table of type {kind!r} not found", path=path)
     ids: list[str] = []
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t")
-        header = next(reader, None)
-        if header is None or tuple(header) != NODE_COLUMNS:
-            raise DataError(f"header must be {' '.join(NODE_COLUMNS)!r} (TAB-separated)",
-                            path=path, line=1)
-        for row in reader:
-            line = reader.line_num
-            if len(row) != 3:
-                raise DataError(f"expected 3 fields, got {len(row)}", path=path, line=line)
-            index, entity, label = row
-            if index != str(len(ids)):
-                raise DataError(f"index {index!r} out of order (expected {len(ids)})",
-                                path=path, line=line)
-            if not entity.startswith(kind + ":"):
-                raise DataError(f"entity id {entity!r} is not of type {kind!r}", path=path,
-                                line=line)
-            ids.append(entity)
-            if label != NO_LABEL:
-                labels[entity] = label
+    for line, (index, entity, label) in enumerate(read_tsv(path, NODE_COLUMNS), start=2):
+        if index != str(len(ids)):
+            raise ArtifactError(f"{path}, line {line}: index {index!r} out of order (expected "
+                                f"{len(ids)})")
+        if entity is None or not entity.startswith(kind + ":"):
+            raise ArtifactError(f"{path}, line {line}: entity id {entity!r} is not of type "
+                                f"{kind!r}")
+        ids.append(entity)
+        if label is not None:
+            labels[entity] = label
     if len(ids) != expected:
-        raise DataError(f"{len(ids)} nodes, but {STATS_FILE} says {expected}", path=path)
+        raise ArtifactError(f"{path}: {len(ids)} nodes, but {STATS_FILE} says {expected}")
     return ids
 
 
 def load_graph(out_dir: str | Path) -> KnowledgeGraph:
     """Read a graph written by :func:`save_graph` (node tables and safetensors; no pickle,
-    Turtle not needed). Errors name the file at fault."""
-    from safetensors.numpy import load_file
+    Turtle not needed). Every file is verified against the manifest first.
 
-    out = Path(out_dir)
-    stats_path = out / STATS_FILE
-    if not stats_path.is_file():
-        raise FileNotFoundError(f"{stats_path}: not found (is {out} a graph folder written by "
-                                f"'kgrec build-graph'?)")
+    Raises:
+        ArtifactError: a missing, foreign, modified or malformed file (named).
+    """
+    return read_graph_files(read_artifact_dir(out_dir, kind=KIND))
+
+
+def read_graph_files(files: Mapping[str, Path], prefix: str = "") -> KnowledgeGraph:
+    """Read the graph whose verified files ``files`` (manifest name → path, as returned by
+    :func:`kgrec.io.read_artifact_dir`) holds under ``prefix`` (``""`` or ``"graph/"``).
+
+    Raises:
+        ArtifactError: a file is missing from ``files`` or malformed.
+    """
+    def file(name: str) -> Path:
+        if prefix + name not in files:
+            raise ArtifactError(f"the artifact's manifest lists no {prefix + name}")
+        return files[prefix + name]
+
+    stats_path = file(STATS_FILE)
     try:
         document = json.loads(stats_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=stats_path, line=exc.lineno) from exc
+        if not isinstance(document, dict):
+            raise TypeError("not an object")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ArtifactError(f"{stats_path}: invalid JSON ({exc})") from None
     if document.get("format") != FORMAT or document.get("version") != VERSION:
-        raise DataError(f"not a {FORMAT} version {VERSION} file (format "
-                        f"{document.get('format')!r}, version {document.get('version')!r})",
-                        path=stats_path)
+        raise ArtifactError(f"{stats_path}: not a {FORMAT} version {VERSION} file (format "
+                            f"{document.get('format')!r}, version {document.get('version')!r})")
+    try:
+        return _read_graph(document, file, stats_path)
+    except ArtifactError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ArtifactError(f"{stats_path}: malformed graph description ({exc!r})") from None
+
+
+def _read_graph(document: dict[str, Any], file: Any, stats_path: Path) -> KnowledgeGraph:
+    from safetensors.numpy import load
 
     labels: dict[str, str] = {}
-    nodes = {kind: _read_node_table(out / NODES_DIR / f"{kind}.tsv", kind, int(count), labels)
-             for kind, count in document["nodes"].items()}
+    nodes: dict[str, list[str]] = {}
+    for kind, count in dict(document["nodes"]).items():
+        if not isinstance(kind, str) or type(count) is not int:
+            raise ArtifactError(f"{stats_path}: node count {kind!r}: {count!r} is not a count")
+        nodes[kind] = _read_node_table(file(f"{NODES_DIR}/{kind}.tsv"), kind, count, labels)
 
-    tensors_path = out / TENSORS_FILE
-    if not tensors_path.is_file():
-        raise DataError("edge tensors not found", path=tensors_path)
-    tensors = load_file(str(tensors_path))
+    tensors_path = file(TENSORS_FILE)
+    try:
+        tensors = load(tensors_path.read_bytes())
+    except Exception as exc:  # safetensors raises its own error types, with no common base
+        raise ArtifactError(f"{tensors_path}: not a safetensors file of numeric tensors "
+                            f"({type(exc).__name__}: {exc})") from None
     edges: dict[EdgeType, np.ndarray] = {}
     for entry in document["edges"]:
-        edge_type = (entry["src"], entry["relation"], entry["dst"])
+        edge_type = (str(entry["src"]), str(entry["relation"]), str(entry["dst"]))
         key = edge_key(edge_type)
         if key not in tensors:
-            raise DataError(f"no tensor {key!r} for edge type {edge_type}", path=tensors_path)
+            raise ArtifactError(f"{tensors_path}: no tensor {key!r} for edge type {edge_type}")
         index = tensors[key]
         if index.dtype != np.int64 or index.ndim != 2 or index.shape[0] != 2 \
                 or index.shape[1] != int(entry["count"]):
-            raise DataError(f"tensor {key!r} has dtype {index.dtype} and shape "
-                            f"{list(index.shape)}, expected int64 [2, {entry['count']}]",
-                            path=tensors_path)
+            raise ArtifactError(f"{tensors_path}: tensor {key!r} has dtype {index.dtype} and "
+                                f"shape {list(index.shape)}, expected int64 "
+                                f"[2, {entry['count']}]")
         edges[edge_type] = index
     ratings = tensors.get(RATINGS_KEY)
-    if ratings is None:
-        raise DataError(f"no tensor {RATINGS_KEY!r}", path=tensors_path)
+    if ratings is None or ratings.dtype != np.float32 or ratings.ndim != 1:
+        raise ArtifactError(f"{tensors_path}: no float32 vector {RATINGS_KEY!r}")
     try:
         return KnowledgeGraph(nodes, edges, labels, ratings)
     except ValueError as exc:
-        raise DataError(str(exc), path=out) from exc
+        raise ArtifactError(f"{stats_path.parent}: {exc}") from None

@@ -53,6 +53,25 @@ class ScoringModel(nn.Module):
             self.train(was_training)
 
 
+class ItemItemModel(ScoringModel):
+    """A model scoring with one fitted item–item matrix: :math:`\\hat y_u = x_u W`.
+
+    Subclasses register the buffers ``history`` (``[U, I]`` training rows :math:`x_u`)
+    and ``weight`` (``[I, I]`` matrix :math:`W`) and fill them in ``fit``.
+    """
+
+    history: Tensor
+    weight: Tensor
+
+    def score(self, users: Tensor) -> Tensor:
+        """Scores :math:`x_u W` of every item: ``long [B]`` → ``[B, I]``."""
+        return self.history[torch.as_tensor(users).long()] @ self.weight
+
+    def score_history(self, history: Tensor) -> Tensor:
+        """Scores :math:`h W` for arbitrary binary histories ``[B, I]``."""
+        return history.float() @ self.weight
+
+
 def item_vectors(model: nn.Module, fallback: Tensor | None = None) -> Tensor | None:
     """Item vectors ``[I, d]`` whose cosine says which movies the model treats as alike:
     the model's own ``item_embeddings()`` when it has them (for a fusion, those of its

@@ -112,6 +112,21 @@ def _dlae(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
                 reg=config.model.dlae_reg)
 
 
+def _gf_cf(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    from kgrec.models.graph_filter import GraphFilterCF
+
+    return GraphFilterCF(inputs.kg.num_users, inputs.kg.num_items)
+
+
+def _kg_text_dlae(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    from kgrec.models.side_linear import KGTextDLAE
+
+    return KGTextDLAE(inputs.kg.num_users, inputs.kg.num_items,
+                      item_entities=inputs.item_entities(config.model.kg_relations)[0],
+                      item_text=(inputs.node_features or {}).get("movie"),
+                      dropout=config.model.dlae_dropout, reg=config.model.dlae_reg)
+
+
 def _text_cosine(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import TextCosine
 
@@ -227,6 +242,10 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (
               warm_negatives=True),
     ModelSpec("hybrid", _hybrid, FUSION, "standardised score fusion of hybrid_components",
               needs_text=_hybrid_text),
+    ModelSpec("gf-cf", _gf_cf, CLOSED_FORM, "GF-CF: linear + ideal low-pass graph filter"),
+    ModelSpec("kg-text-dlae", _kg_text_dlae, CLOSED_FORM,
+              "DLAE with KG-entity and text pseudo-users; scores never-rated movies",
+              needs_text=_always, uses_kg=True, inductive=True),
 )}
 
 #: Every registered model name, in listing order.

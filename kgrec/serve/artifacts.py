@@ -1,26 +1,26 @@
 """The saved-recommender folder: what is in it, how it is written and verified.
 
-Layout (every path relative to the folder, every file listed with its sha256 in
+Layout (every path relative to the folder, every file listed with its size and sha256 in
 ``manifest.json``)::
 
-    manifest.json          format, kgrec version, model and dataset names, files
+    manifest.json          kgrec.io's manifest (kind "recommender"); meta: format, kgrec
+                           version, model and dataset names
     config.toml            the KGRecConfig
     model.safetensors      the model's state_dict
     features.safetensors   text features per node type
     graph/                 the training graph (kgrec.graph.artifacts)
-    data/items.tsv, triples.tsv, labels.tsv, seen.tsv
+    data/items.tsv, triples.tsv, labels.tsv, seen.tsv   escaped TSV (kgrec.io.write_frame:
+                           any title loads back, a blank one stays blank)
 
-Nothing is pickled; tensors are read with safetensors (no code runs). The file mechanics
-(temporary folder, hashing, replacement, verification) are :func:`write_folder` and
-:func:`verified_files`, over :mod:`kgrec.io` helpers.
+Nothing is pickled; tensors are read with safetensors (no code runs). The folder mechanics
+are :func:`kgrec.io.write_artifact_dir` / :func:`kgrec.io.read_artifact_dir`: crash-safe
+replacement (the path is a link to a complete version folder, swapped in one rename), only
+listed files read, no paths outside the folder, no symbolic links, every file hashed, every
+failure an :class:`ArtifactError`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kgrec.config import KGRecConfig
+from kgrec.io import MANIFEST, ArtifactError, read_artifact_dir, write_artifact_dir
 
 if TYPE_CHECKING:
     import torch
@@ -37,11 +38,9 @@ if TYPE_CHECKING:
     from kgrec.graph.knowledge_graph import KnowledgeGraph
 
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-
-
-class ArtifactError(ValueError):
-    """A saved recommender that cannot be loaded (missing, truncated or modified file)."""
+KIND = "recommender"
+__all__ = ["MANIFEST", "Artifact", "ArtifactError", "load_artifact", "save_artifact",
+           "verified_files", "write_folder"]
 
 
 @dataclass
@@ -58,64 +57,23 @@ class Artifact:
 
 # -- folder mechanics --------------------------------------------------------------------
 def write_folder(path: str | Path, fill: Callable[[Path], None], meta: dict[str, Any]) -> Path:
-    """Write folder ``path`` atomically: ``fill(tmp)`` writes the files into a temporary
-    folder beside it, a manifest (``meta`` plus every file's sha256) is added, and the
-    folder then replaces ``path``; an existing ``path`` is replaced only once the new
-    folder is complete."""
-    from kgrec.io import sha256_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        fill(tmp)
-        files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        manifest = {**meta, "files": {p.relative_to(tmp).as_posix(): sha256_file(p)
-                                      for p in files}}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if path.exists():
-            old = path.parent / f".{path.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    """Write the recommender folder ``path`` crash-safely: ``fill(tmp)`` writes the files,
+    ``meta`` goes into the manifest (:func:`kgrec.io.write_artifact_dir`)."""
+    return write_artifact_dir(path, fill, kind=KIND, meta=meta)
 
 
 def verified_files(path: str | Path) -> dict[str, Any]:
-    """The manifest of folder ``path`` after checking every listed file's sha256.
+    """The manifest's ``meta`` plus ``"files"`` (name → verified path) of folder ``path``.
 
     Raises:
-        ArtifactError: no or unreadable manifest, wrong format, or a listed file missing
-            or not matching its hash (naming the file).
+        ArtifactError: anything :func:`kgrec.io.read_artifact_dir` refuses, or a format
+            other than :data:`FORMAT_VERSION`.
     """
-    from kgrec.io import sha256_file
-
-    path = Path(path)
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise ArtifactError(f"{path}: not a saved kgrec recommender (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
-    if manifest.get("format") != FORMAT_VERSION:
-        raise ArtifactError(f"{manifest_path}: format {manifest.get('format')!r} is not "
-                            f"supported (expected {FORMAT_VERSION})")
-    for name, digest in files.items():
-        file = path / name
-        if not file.is_file():
-            raise ArtifactError(f"{file}: missing from the saved recommender")
-        if sha256_file(file) != digest:
-            raise ArtifactError(f"{file}: content does not match the manifest (sha256 "
-                                "mismatch): the file was truncated or modified")
-    return manifest
+    files = read_artifact_dir(path, kind=KIND)
+    if files.meta.get("format") != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: format {files.meta.get('format')!r} is not supported "
+                            f"(expected {FORMAT_VERSION})")
+    return {**files.meta, "files": files}
 
 
 # -- the recommender's files -------------------------------------------------------------
@@ -124,7 +82,8 @@ def save_artifact(path: str | Path, artifact: Artifact) -> Path:
     from safetensors.torch import save_file
 
     from kgrec import __version__
-    from kgrec.graph.artifacts import save_graph
+    from kgrec.graph.artifacts import write_graph_files
+    from kgrec.io import write_frame
 
     def fill(tmp: Path) -> None:
         artifact.config.save(tmp / "config.toml")
@@ -132,47 +91,63 @@ def save_artifact(path: str | Path, artifact: Artifact) -> Path:
                   str(tmp / "model.safetensors"))
         save_file({k: v.detach().cpu().contiguous() for k, v in artifact.features.items()},
                   str(tmp / "features.safetensors"))
-        save_graph(artifact.kg, tmp / "graph", turtle=False)
+        write_graph_files(artifact.kg, tmp / "graph", turtle=False)
         data = tmp / "data"
         data.mkdir()
         ds = artifact.dataset
-        ds.items.to_csv(data / "items.tsv", sep="\t", index=False)
-        ds.triples.to_csv(data / "triples.tsv", sep="\t", index=False)
-        pd.DataFrame(sorted(ds.labels.items()), columns=["entity", "label"]).to_csv(
-            data / "labels.tsv", sep="\t", index=False)
-        artifact.seen.to_csv(data / "seen.tsv", sep="\t", index=False)
+        write_frame(data / "items.tsv", ds.items.loc[:, list(ITEM_COLUMNS)])
+        write_frame(data / "triples.tsv", ds.triples.loc[:, list(TRIPLE_COLUMNS)])
+        write_frame(data / "labels.tsv",
+                    pd.DataFrame(sorted(ds.labels.items()), columns=["entity", "label"]))
+        write_frame(data / "seen.tsv", artifact.seen.loc[:, list(RATING_COLUMNS)])
 
     meta = {"format": FORMAT_VERSION, "kgrec": __version__,
             "model": artifact.config.model.name, "dataset": artifact.dataset.name}
     return write_folder(path, fill, meta)
 
 
+ITEM_COLUMNS = ("item_id", "title", "year", "text")
+TRIPLE_COLUMNS = ("head", "relation", "tail")
+RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+
+
 def load_artifact(path: str | Path) -> Artifact:
-    """Read a folder written by :func:`save_artifact`, every file verified first."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    """Read a folder written by :func:`save_artifact`, every file verified first; every
+    failure is an :class:`ArtifactError` naming the file."""
+    from safetensors.torch import load
 
     from kgrec.data.dataset import MovieDataset
-    from kgrec.graph.artifacts import load_graph
+    from kgrec.graph.artifacts import read_graph_files
+    from kgrec.io import read_frame
 
-    path = Path(path)
     manifest = verified_files(path)
-    config = KGRecConfig.load(path / "config.toml")
+    files = manifest["files"]
     try:
-        state = load_file(str(path / "model.safetensors"))
-        features = load_file(str(path / "features.safetensors"))
-    except (SafetensorError, OSError) as exc:
-        raise ArtifactError(f"{path}: cannot read tensors ({exc})") from None
-    data = path / "data"
-
-    def read(name: str, **kwargs: Any) -> pd.DataFrame:
-        return pd.read_csv(data / name, sep="\t", keep_default_na=False, na_values=[""],
-                           **kwargs)
-
-    items = read("items.tsv", dtype={"item_id": str, "title": str, "text": str})
-    triples = read("triples.tsv", dtype=str)
-    labels_df = read("labels.tsv", dtype=str)
-    seen = read("seen.tsv", dtype={"user_id": str, "item_id": str})
+        config = KGRecConfig.load(files["config.toml"])
+    except (ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError(f"{files['config.toml']}: {exc}") from None
+    tensors = {}
+    for name in ("model.safetensors", "features.safetensors"):
+        try:
+            tensors[name] = load(files[name].read_bytes())
+        except ArtifactError:
+            raise
+        except Exception as exc:  # safetensors' errors have no common base class
+            raise ArtifactError(f"{files[name]}: cannot read tensors "
+                                f"({type(exc).__name__}: {exc})") from None
+    items = read_frame(files["data/items.tsv"], ITEM_COLUMNS, {"year": "Int64"})
+    triples = read_frame(files["data/triples.tsv"], TRIPLE_COLUMNS)
+    labels_df = read_frame(files["data/labels.tsv"], ["entity", "label"])
+    seen = read_frame(files["data/seen.tsv"], RATING_COLUMNS,
+                      {"rating": "float64", "timestamp": "int64"})
     labels = dict(zip(labels_df["entity"], labels_df["label"].fillna("")))
-    dataset = MovieDataset(manifest.get("dataset", "saved"), items, seen, triples, labels)
-    return Artifact(config, dataset, load_graph(path / "graph"), features, state, seen)
+    kg = read_graph_files(files, "graph/")
+    try:
+        dataset = MovieDataset(str(manifest.get("dataset", "saved")), items, seen, triples,
+                               labels)
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: the saved tables do not fit together ({exc})") from None
+    return Artifact(config, dataset, kg, tensors["features.safetensors"],
+                    tensors["model.safetensors"], seen)

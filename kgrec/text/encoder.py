@@ -438,7 +438,13 @@ class TextEncoder:
             for h, vec in zip(missing, vectors):
                 out[wanted[h]] = vec
             if self.use_cache:
-                self._write_shard(missing, vectors)
+                try:
+                    self._write_shard(missing, vectors)
+                except OSError as exc:  # e.g. a file where the folder should be, read-only
+                    warnings.warn(f"embedding cache folder {self.cache_path} cannot be written "
+                                  f"({type(exc).__name__}: {exc}); continuing without the "
+                                  "cache", RuntimeWarning, stacklevel=2)
+                    self.use_cache = False
         assert out is not None
         self.stats.cached += sum(len(wanted[h]) for h in served)
         self.stats.cached += sum(len(wanted[h]) - 1 for h in missing)

@@ -79,7 +79,7 @@ def test_text_summary_and_artifacts(fake_loader, tmp_path, capsys) -> None:
     assert [r for r in rows if r[:1] in (["persons"], ["directors"], ["actors"])] == [
         ["persons", "2"], ["directors", "1"], ["actors", "1"]]
     assert sorted(p.name for p in out.iterdir()) == [
-        "graph.ttl", "hetero_data.safetensors", "nodes", "stats.json"]
+        "graph.ttl", "hetero_data.safetensors", "manifest.json", "nodes", "stats.json"]
     loaded = load_graph(out)
     expected_kg = KnowledgeGraph.from_dataset(toy_dataset())
     assert loaded.nodes == expected_kg.nodes

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 import warnings
 
+import pandas as pd
 import pytest
 
-from kgrec.data import load_dataset
+from kgrec.data import DataError, load_dataset
 from kgrec.data.sources.download import HETREC_2K, ML_1M, ML_100K, find_local, verify
 
 pytestmark = pytest.mark.realdata
@@ -63,22 +64,70 @@ def test_ml_1m_without_ratings(shared_datasets):
     assert len(ds.entities("genre")) == 18
 
 
-def test_recbole_kg_merge_adds_people(shared_datasets):
+def _ml100k_with_freebase(shared_datasets, **kwargs):
     kg_dir = shared_datasets / "kg-links" / "RecBole-ml-100k"
     if not kg_dir.is_dir():
         pytest.skip("kg-links/RecBole-ml-100k not present")
-    ds = load_dataset("ml-100k", data_dir=shared_datasets, download=False, kg_dir=kg_dir)
+    return load_dataset("ml-100k", data_dir=shared_datasets / "ml-100k", download=False,
+                        kg_dir=kg_dir, **kwargs)
+
+
+def test_recbole_kg_merge_adds_people(shared_datasets):
+    """RecBole's ml-100k.link is keyed by ML-20M ids: re-keyed by title, it links 1,537
+    ML-100K movies (the .kg only covers ML-20M ids 1-1682) and passes the genre check."""
+    ds = _ml100k_with_freebase(shared_datasets)
     directed = ds.triples[ds.triples["relation"] == "directed_by"]
-    starring = ds.triples[ds.triples["relation"] == "starring"]
-    assert len(directed) == 1_727 and len(starring) == 40_152
     assert directed["tail"].str.match(r"person:[mg]\.").all()  # Freebase / Google KG ids
     assert directed["head"].nunique() > 1_500
     assert ds.triples["head"].str.startswith("movie:").all()
-    from_kg = ds.triples["tail"].str.match(r"\w+:[mg]\.") | ds.triples["relation"].isin(
-        ["sequel", "prequel"])
-    assert ds.triples.loc[from_kg, "head"].nunique() == 1_598
     assert ds.num_ratings == 100_000
-    assert any("1,598 of 1,682 movies linked" in n for n in ds.notes)
+    assert any("1,537 of 1,682 movies linked" in n for n in ds.notes)
+    assert any("links joined by item_id refused" in n for n in ds.notes)
+    assert any("links joined by ml-20m: genre agreement" in n for n in ds.notes)
+    assert any("1,669 of 1,682 movies matched" in n for n in ds.notes)
+
+
+def test_pulp_fiction_links_to_its_freebase_entity(shared_datasets):
+    """ML-100K's Pulp Fiction (item 56) gets the triples of the entity ml2fb.txt gives for
+    ML-20M id 296; its director is named Quentin Tarantino, who also directed Reservoir
+    Dogs."""
+    ml2fb = shared_datasets / "kg-links" / "KB4Rec-MovieLens20M" / "ml2fb.txt"
+    if not ml2fb.is_file():
+        pytest.skip("KB4Rec ml2fb.txt not present")
+    mid = dict(line.strip().split("\t") for line in ml2fb.read_text().splitlines())
+    ds = _ml100k_with_freebase(shared_datasets)
+    items = ds.items.set_index("item_id")
+    pulp = items.index[(items["title"] == "Pulp Fiction") & (items["year"] == 1994)]
+    assert list(pulp) == ["56"]
+    kg = pd.read_csv(shared_datasets / "kg-links" / "RecBole-ml-100k" / "ml-100k.kg", sep="\t")
+    kg.columns = ["head", "relation", "tail"]
+    expected = set(kg.loc[(kg["head"] == mid["296"]) & (kg["relation"] == "film.film.actor"),
+                          "tail"])
+    starring = ds.triples[(ds.triples["head"] == "movie:56")
+                          & (ds.triples["relation"] == "starring")]
+    assert {t.partition(":")[2] for t in starring["tail"]} == expected and expected
+    t = ds.triples
+    directors = t.loc[(t["head"] == "movie:56") & (t["relation"] == "directed_by"), "tail"]
+    assert [ds.labels.get(d) for d in directors] == ["Quentin Tarantino"]
+    films = t.loc[(t["relation"] == "directed_by") & (t["tail"] == directors.iloc[0]), "head"]
+    titles = set(items.loc[[f.partition(":")[2] for f in films], "title"])
+    assert {"Pulp Fiction", "Reservoir Dogs"} <= titles
+
+
+def test_raw_id_join_of_recbole_link_is_refused(shared_datasets):
+    with pytest.raises(DataError, match="keyed by MovieLens-20M ids"):
+        _ml100k_with_freebase(shared_datasets, link_keys="item_id")
+    ds = _ml100k_with_freebase(shared_datasets, link_keys="item_id", trust_links=True)
+    assert any("LINK CHECK OVERRIDDEN" in n for n in ds.notes)
+
+
+def test_duplicate_films_link_to_the_same_entity(shared_datasets):
+    """ML-100K lists Chasing Amy twice (246, 268): both get the same film's triples."""
+    ds = _ml100k_with_freebase(shared_datasets)
+    t = ds.triples
+    a = set(map(tuple, t.loc[t["head"] == "movie:246", ["relation", "tail"]].to_numpy()))
+    b = set(map(tuple, t.loc[t["head"] == "movie:268", ["relation", "tail"]].to_numpy()))
+    assert a and a == b
 
 
 @pytest.mark.parametrize("source", [ML_100K, ML_1M, HETREC_2K], ids=lambda s: s.name)

@@ -153,3 +153,28 @@ def test_read_split_empty_file_is_a_data_error(tmp_path):
     (tmp_path / "test.tsv").write_text("")
     with pytest.raises(DataError, match=r"test\.tsv"):
         read_split(tmp_path)
+
+
+def test_cold_validation_split_carves_training_movies(sample_dataset):
+    from kgrec.data.splits import cold_start_split, cold_validation_split
+
+    split = cold_start_split(sample_dataset.ratings, cold_fraction=0.2, seed=0)
+    carved = cold_validation_split(split, fraction=0.25, seed=3)
+    drawn = set(carved.cold_items)
+    train_items = set(split.train["item_id"])
+    assert drawn <= train_items and not drawn & set(split.cold_items)
+    assert len(drawn) == round(0.25 * len(train_items))
+    # the drawn movies left training and validation; their ratings are the cold validation
+    assert not drawn & set(carved.train["item_id"]) and not drawn & set(carved.valid["item_id"])
+    assert set(carved.test["item_id"]) == drawn
+    assert len(carved.train) + len(carved.valid) + len(carved.test) == \
+        len(split.train) + len(split.valid)
+    # the real cold test ratings appear nowhere
+    assert not set(split.cold_items) & set(pd.concat([carved.train, carved.valid,
+                                                      carved.test])["item_id"])
+    assert carved.is_cold_start and carved.name.endswith("coldvalid-3")
+    again = cold_validation_split(split, fraction=0.25, seed=3)
+    assert again.cold_items == carved.cold_items
+    assert cold_validation_split(split, fraction=0.25, seed=4).cold_items != carved.cold_items
+    with pytest.raises(ValueError, match="fraction"):
+        cold_validation_split(split, fraction=1.0)

@@ -11,6 +11,7 @@ import pytest
 from kgrec.data import DataError, MovieDataset, random_split
 from kgrec.graph import RATED, KnowledgeGraph
 from kgrec.graph.artifacts import load_graph, save_graph
+from kgrec.io import ArtifactError
 
 
 def make_dataset(seed: int = 0, n_movies: int = 24, n_users: int = 10) -> MovieDataset:
@@ -205,8 +206,8 @@ def test_artifacts_round_trip(kg: KnowledgeGraph, tmp_path) -> None:
 
     out = save_graph(kg, tmp_path / "g", meta={"dataset": "toy"})
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "graph.ttl", "hetero_data.safetensors", "nodes", "nodes/genre.tsv", "nodes/movie.tsv",
-        "nodes/person.tsv", "nodes/user.tsv", "stats.json"]
+        "graph.ttl", "hetero_data.safetensors", "manifest.json", "nodes", "nodes/genre.tsv",
+        "nodes/movie.tsv", "nodes/person.tsv", "nodes/user.tsv", "stats.json"]
     assert_same_graph(kg, load_graph(out))
 
     tensors = load_file(out / "hetero_data.safetensors")  # plain safetensors, no pickle
@@ -246,18 +247,18 @@ def test_rebuild_removes_stale_files(kg: KnowledgeGraph, tmp_path) -> None:
 
 
 def test_load_graph_errors_name_the_file(kg: KnowledgeGraph, tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="stats.json"):
+    with pytest.raises(ArtifactError, match="nothing: not found"):
         load_graph(tmp_path / "nothing")
     save_graph(kg, tmp_path, turtle=False)
     table = tmp_path / "nodes" / "genre.tsv"
     lines = table.read_text().splitlines()
     lines[2] = "7" + lines[2][1:]
     table.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"genre\.tsv, line 3"):
+    with pytest.raises(ArtifactError, match=r"genre\.tsv: content does not match"):
         load_graph(tmp_path)
     save_graph(kg, tmp_path, turtle=False)
     (tmp_path / "nodes" / "movie.tsv").unlink()
-    with pytest.raises(DataError, match=r"movie\.tsv"):
+    with pytest.raises(ArtifactError, match=r"movie\.tsv: missing"):
         load_graph(tmp_path)
 
 

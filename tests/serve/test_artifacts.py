@@ -1,6 +1,7 @@
 """The saved-recommender folder: round trip, verification, replacement."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -31,7 +32,8 @@ def test_write_folder_manifest_and_replacement(tmp_path):
     assert set(manifest["files"]) == {"a.txt", "sub/b.txt"}
     write_folder(path, _fill("two"), {"format": 1})
     assert (path / "a.txt").read_text() == "two"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporaries left
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != os.readlink(path)) == [
+        "m"]  # no temporaries left (``m`` links to its one version folder)
 
     def broken(tmp):
         (tmp / "a.txt").write_text("half")
@@ -40,7 +42,7 @@ def test_write_folder_manifest_and_replacement(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         write_folder(path, broken, {"format": 1})
     assert (path / "a.txt").read_text() == "two" and verified_files(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != os.readlink(path)) == ["m"]
 
 
 def test_verification_names_the_file(tmp_path):
@@ -51,7 +53,9 @@ def test_verification_names_the_file(tmp_path):
     (path / "sub" / "b.txt").unlink()
     with pytest.raises(ArtifactError, match="b.txt: missing"):
         verified_files(path)
-    (path / MANIFEST).write_text(json.dumps({"format": 99, "files": {}}))
+    (path / MANIFEST).write_text(json.dumps({"format": "kgrec-artifact", "version": 1,
+                                             "kind": "recommender", "meta": {"format": 99},
+                                             "files": {}}))
     with pytest.raises(ArtifactError, match="format 99 is not supported"):
         verified_files(path)
     (path / MANIFEST).write_text("{not json")

@@ -82,7 +82,8 @@ LOADERS: dict[str, Callable[..., MovieDataset]] = {
 
 def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *,
                  force_reload: bool = False, download: bool = True,
-                 kg_dir: str | Path | None = None, **options) -> MovieDataset:
+                 kg_dir: str | Path | None = None, link_keys: str = "auto",
+                 trust_links: bool = False, **options) -> MovieDataset:
     """Load a dataset by registry name, or from a folder.
 
     Args:
@@ -95,7 +96,13 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
         download: Allow network access for remote datasets.
         kg_dir: Optional folder with a RecBole ``.kg``/``.link`` pair to merge
             (:func:`~kgrec.data.sources.recbole.merge_kg`), e.g. Freebase directors and
-            actors for ml-100k.
+            actors for ml-100k. Its links are checked against the dataset's genres and
+            refused when they disagree (see ``merge_kg``).
+        link_keys: How the ``.link`` ids are read: ``"auto"``, ``"item_id"`` or
+            ``"ml-20m"`` (ML-100K ids translated by title; RecBole's ``ml-100k.link`` is
+            keyed by ML-20M ids).
+        trust_links: Merge a link file even when it disagrees with the dataset (recorded
+            in ``notes``).
         **options: Loader-specific options (``top_actors`` for hetrec-2k, ``name`` for
             recbole folders).
 
@@ -119,7 +126,8 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
                          "an existing folder of items/ratings CSV/TSV files (or RecBole "
                          "atomic files)")
     if kg_dir is not None:
-        dataset = merge_kg(dataset, kg_dir)
+        dataset = merge_kg(dataset, kg_dir, link_keys=link_keys, trust_links=trust_links,
+                           data_dir=data_dir, download=download)
     return dataset
 
 

@@ -8,6 +8,14 @@ the first offending row by position and only then work out its physical line num
 spanning several lines are counted exactly. Values are kept verbatim (the publishers'
 formats have no padding, and stripping 100k-row columns element by element costs seconds);
 the CSV-folder loader strips blanks around every field of a user's files.
+
+Bounds (one place, applied by every loader; each violation is a :class:`DataError` naming
+file and line): numbers are finite; ratings within ``±``:data:`RATING_LIMIT`; timestamps
+(Unix seconds, after unit conversion) within :data:`TIMESTAMP_RANGE`; years whole numbers
+within :data:`YEAR_RANGE`; titles at most :data:`MAX_TITLE_CHARS` characters. A data line
+with fewer fields than the header is an error, and so, for the publishers' formats whose
+every line ends with a line end (``terminated=True``), is a last line without one: the
+file was cut mid-line.
 """
 
 from __future__ import annotations
@@ -29,6 +37,14 @@ from kgrec.data.dataset import DataError
 #: Encoding name understood by :func:`decode`: UTF-8, with a per-line Latin-1 fallback for
 #: files that mix both (HetRec's ``tags.dat``).
 UTF8_OR_LATIN1 = "utf-8|latin-1"
+#: Largest accepted absolute rating (the scales in use are 1-5, 0.5-10 or -10..10).
+RATING_LIMIT = 1e6
+#: Accepted timestamps, Unix seconds: 1900-01-01 to 9999-12-31 (UTC).
+TIMESTAMP_RANGE = (-2_208_988_800, 253_402_300_799)
+#: Accepted release years (four-digit years, as dates are written).
+YEAR_RANGE = (1, 9999)
+#: Longest accepted title, in characters (the longest MovieLens title has 81).
+MAX_TITLE_CHARS = 1000
 
 
 def decode(data: bytes, encoding: str, path: Path) -> str:
@@ -107,9 +123,14 @@ class Table:
             reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.sep)
             records = []
             previous_end = 0
-            for fields in reader:
-                start, previous_end = previous_end + 1, reader.line_num
-                records.append((start, fields))
+            limit = csv.field_size_limit()
+            csv.field_size_limit(max(limit, len(text) + 1))  # any field length, as pandas
+            try:
+                for fields in reader:
+                    start, previous_end = previous_end + 1, reader.line_num
+                    records.append((start, fields))
+            finally:
+                csv.field_size_limit(limit)
         else:
             records = ((number, line.split(self.sep))
                        for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1))
@@ -131,7 +152,7 @@ def require_file(path: Path, hint: str = "") -> Path:
 
 def read_table(path: str | Path, *, sep: str, encoding: str = "utf-8", header: bool = True,
                quoted: bool = False, columns: Sequence[str] = (), num_fields: int | None = None,
-               lowercase_header: bool = False) -> Table:
+               lowercase_header: bool = False, terminated: bool = False) -> Table:
     """Read a delimited text file into a :class:`Table` of strings.
 
     Args:
@@ -144,10 +165,16 @@ def read_table(path: str | Path, *, sep: str, encoding: str = "utf-8", header: b
         columns: Columns the header must contain (error on line 1 otherwise).
         num_fields: For headerless files, the exact number of fields per line.
         lowercase_header: Lower-case and strip header names (user CSVs).
+        terminated: The format ends every line with a line end (the publishers' files
+            do): a non-empty file whose last line has none was cut mid-line, an error.
     """
     path = Path(path)
     require_file(path)
     text = decode(path.read_bytes(), encoding, path)
+    if terminated and text and not text.endswith(("\n", "\r")):
+        raise DataError("the last line has no line end: the file is truncated (cut "
+                        "mid-line); extract or download it again", path=path,
+                        line=text.count("\n") + 1)
     multichar = None
     if len(sep) > 1:
         if "\t" in text:
@@ -166,6 +193,8 @@ def read_table(path: str | Path, *, sep: str, encoding: str = "utf-8", header: b
         frame = pd.DataFrame({i: pd.Series(dtype=str) for i in range(num_fields or 0)})
     except pd.errors.ParserError as exc:
         raise _field_count_error(table, exc) from None
+    table.frame = frame
+    _check_short_records(table, text, frame.shape[1], len(frame))
     frame = frame.fillna("")
     if header:
         names = [str(c).strip() for c in frame.columns]
@@ -183,6 +212,18 @@ def read_table(path: str | Path, *, sep: str, encoding: str = "utf-8", header: b
     return table
 
 
+def _check_short_records(table: Table, text: str, width: int, rows: int) -> None:
+    """A record with fewer fields than the header (or the first line) is an error; pandas
+    pads such rows with empty strings. Cheap when the separator count adds up (rows longer
+    than ``width`` already failed to parse), exact (record by record) otherwise."""
+    if width <= 1 or text.count(table.sep) == (width - 1) * (rows + int(table.header)):
+        return
+    for start, fields in table._records(include_header=True):
+        if len(fields) < width:
+            raise DataError(f"expected {width} fields, found {len(fields)} (is the line cut "
+                            "short?)", path=table.path, line=start)
+
+
 def _field_count_error(table: Table, exc: Exception) -> DataError:
     """Locate the first record with more fields than the first one (header or data)."""
     expected = None
@@ -192,6 +233,9 @@ def _field_count_error(table: Table, exc: Exception) -> DataError:
         elif len(fields) > expected:
             return DataError(f"expected {expected} fields, found {len(fields)}",
                              path=table.path, line=start)
+    if "EOF inside string" in str(exc) and expected is not None:
+        return DataError('a quoted field (") is never closed: the file ends inside it',
+                         path=table.path, line=start)
     return DataError(f"cannot parse: {exc}", path=table.path)
 
 
@@ -223,8 +267,10 @@ def check_nonempty(table: Table, columns: Iterable[str | int], frame: pd.DataFra
 
 
 def to_number(table: Table, column: str | int, *, allow_empty: bool = False,
-              what: str | None = None) -> pd.Series:
-    """Column parsed as float; an unparsable (or, unless allowed, empty) value is an error."""
+              what: str | None = None, low: float | None = None, high: float | None = None
+              ) -> pd.Series:
+    """Column parsed as float; an unparsable, infinite (``inf``, ``1e400``), out-of-range
+    (``low``/``high``, inclusive) or, unless allowed, empty value is an error."""
     raw = table.frame[column]
     values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna().to_numpy()
@@ -234,7 +280,55 @@ def to_number(table: Table, column: str | int, *, allow_empty: bool = False,
     if position is not None:
         raise table.error(f"unparsable {what or _name(column)} {raw.iloc[position]!r} "
                           "(expected a number)", position)
-    return values.astype(float)
+    values = values.astype(float)
+    position = first_true(np.isinf(values.to_numpy()))
+    if position is not None:
+        raise table.error(f"{what or _name(column)} {raw.iloc[position]!r} is not a finite "
+                          "number", position)
+    check_range(table, values, what or _name(column), low, high, raw)
+    return values
+
+
+def check_range(table: Table, values: pd.Series, what: str, low: float | None,
+                high: float | None, raw: pd.Series | None = None) -> None:
+    """Every non-missing value of ``values`` (row-aligned with ``table``) is within
+    ``[low, high]``."""
+    array = values.to_numpy(dtype=float)
+    out = np.zeros(len(array), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if low is not None:
+            out |= array < low
+        if high is not None:
+            out |= array > high
+    position = first_true(out)
+    if position is not None:
+        shown = raw.iloc[position] if raw is not None else array[position]
+        bounds = " to ".join("any" if b is None else f"{b:,.0f}" if b == int(b) else f"{b:g}"
+                             for b in (low, high))
+        raise table.error(f"{what} {shown!r} is out of range (accepted: {bounds}"
+                          + (", i.e. 1900-01-01 to 9999-12-31" if (low, high) == TIMESTAMP_RANGE
+                             else "") + ")", position)
+
+
+def to_year(table: Table, column: str | int) -> pd.Series:
+    """Optional year column: empty → missing, else a whole number within
+    :data:`YEAR_RANGE`; returned as nullable ``Int64``."""
+    years = to_number(table, column, allow_empty=True, what="year", low=YEAR_RANGE[0],
+                      high=YEAR_RANGE[1])
+    position = first_true(((years % 1).fillna(0) != 0).to_numpy())
+    if position is not None:
+        raise table.error(f"year {table.frame[column].iloc[position]!r} is not a whole number",
+                          position)
+    return years.round().astype("Int64")
+
+
+def check_titles(table: Table, titles: pd.Series) -> None:
+    """Titles (row-aligned with ``table``) have at most :data:`MAX_TITLE_CHARS`
+    characters."""
+    position = first_true(titles.str.len().gt(MAX_TITLE_CHARS).to_numpy())
+    if position is not None:
+        raise table.error(f"title of {len(titles.iloc[position]):,} characters is longer than "
+                          f"the {MAX_TITLE_CHARS:,} accepted", position)
 
 
 def check_unique(table: Table, columns: Sequence[str | int], what: str,
@@ -270,8 +364,8 @@ def ratings_frame(table: Table, item_ids: pd.Series | pd.Index, *, items_where: 
                   timestamp_divisor: int = 1) -> pd.DataFrame:
     """Validate a ratings table and return it in the ``MovieDataset.ratings`` schema.
 
-    Checks, each naming file and line: non-empty user and item ids, numeric rating and
-    timestamp, item present in ``item_ids``, at most one rating per (user, item).
+    Checks, each naming file and line: non-empty user and item ids, finite rating within
+    ``±RATING_LIMIT`` and timestamp within ``TIMESTAMP_RANGE``, item present in ``item_ids``, at most one rating per (user, item).
 
     Args:
         table: The parsed ratings file.
@@ -284,11 +378,14 @@ def ratings_frame(table: Table, item_ids: pd.Series | pd.Index, *, items_where: 
     frame = table.frame
     check_nonempty(table, [user, item])
     out = pd.DataFrame({"user_id": frame[user], "item_id": frame[item]})
-    out["rating"] = 1.0 if rating is None else to_number(table, rating, what="rating")
+    out["rating"] = 1.0 if rating is None else to_number(
+        table, rating, what="rating", low=-RATING_LIMIT, high=RATING_LIMIT)
     if timestamp is None:
         out["timestamp"] = np.zeros(len(frame), dtype=np.int64)
     else:
         seconds = to_number(table, timestamp, what="timestamp") / timestamp_divisor
+        check_range(table, seconds, "timestamp (seconds)", *TIMESTAMP_RANGE,
+                    raw=frame[timestamp])
         out["timestamp"] = np.floor(seconds.to_numpy()).astype(np.int64)
     check_known(table, out["item_id"], item_ids, "item", items_where)
     check_unique(table, ["user_id", "item_id"], "rating for (user, item)", frame=out)

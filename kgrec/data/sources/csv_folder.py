@@ -93,15 +93,12 @@ def read_csv_folder(folder: str | Path, *, name: str | None = None) -> MovieData
     frame = item_table.frame
     T.check_nonempty(item_table, ["item_id"])
     T.check_unique(item_table, ["item_id"], "item id")
-    year = (T.to_number(item_table, "year", allow_empty=True) if "year" in frame.columns
-            else pd.Series(float("nan"), index=frame.index))
-    position = T.first_true(((year % 1).fillna(0) != 0).to_numpy())
-    if position is not None:
-        raise item_table.error(f"year {frame['year'].iloc[position]!r} is not a whole number",
-                               position)
+    year = (T.to_year(item_table, "year") if "year" in frame.columns
+            else pd.Series(pd.NA, index=frame.index, dtype="Int64"))
+    T.check_titles(item_table, frame["title"])
     text_column = next((c for c in ("description", "text") if c in frame.columns), None)
     items = pd.DataFrame({"item_id": frame["item_id"], "title": frame["title"],
-                          "year": year.round().astype("Int64"),
+                          "year": year,
                           "text": frame[text_column] if text_column else ""})
     parts = []
     labels: dict[str, str] = {}

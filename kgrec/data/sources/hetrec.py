@@ -77,7 +77,7 @@ def read_hetrec_2k(folder: str | Path, *, top_actors: int = 5) -> MovieDataset:
     items = pd.DataFrame({
         "item_id": frame["id"],
         "title": frame["title"].mask(frame["title"].eq(_MISSING), "").str.strip(),
-        "year": T.to_number(year_table, "year", allow_empty=True).astype("Int64"),
+        "year": T.to_year(year_table, "year"),
         "text": "",
     })
     known = pd.Index(items["item_id"])
@@ -174,6 +174,7 @@ def _interactions(folder: Path, known: pd.Index, notes: list[str]) -> pd.DataFra
     if path.is_file():
         table = _read(folder, path.name, ("userID", "movieID", "tagID", "timestamp"), "utf-8")
         seconds = T.to_number(table, "timestamp") / 1000
+        T.check_range(table, seconds, "timestamp (seconds)", *T.TIMESTAMP_RANGE)
     elif (path := folder / "user_taggedmovies.dat").is_file():
         table = _read(folder, path.name, ("userID", "movieID", "tagID", *_DATE_COLUMNS), "utf-8")
         seconds = pd.to_numeric(_dates_to_seconds(table))

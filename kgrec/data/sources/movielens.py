@@ -74,18 +74,19 @@ def read_ml_100k(folder: str | Path) -> MovieDataset:
     """Read an ``ml-100k`` folder (``u.data``, ``u.item``, ``u.genre``)."""
     folder = Path(folder)
     genre_table = T.read_table(folder / "u.genre", sep="|", header=False, encoding="latin-1",
-                               num_fields=2)
+                               num_fields=2, terminated=True)
     T.check_nonempty(genre_table, [0])
     genre_index = T.to_number(genre_table, 1, what="genre index").astype(int).to_numpy()
     genre_names = genre_table.frame[0].to_numpy()[np.argsort(genre_index, kind="stable")]
     n_genres = len(genre_names)
 
     item_table = T.read_table(folder / "u.item", sep="|", header=False, encoding="latin-1",
-                              num_fields=5 + n_genres)
+                              num_fields=5 + n_genres, terminated=True)
     frame = item_table.frame
     T.check_nonempty(item_table, [0])
     T.check_unique(item_table, [0], "item id")
     titles, years = split_title(frame[1])
+    T.check_titles(item_table, titles)
     release_years = pd.to_numeric(frame[2].str[-4:], errors="coerce").astype("Int64")
     items = pd.DataFrame({"item_id": frame[0], "title": titles,
                           "year": years.fillna(release_years), "text": ""})
@@ -99,7 +100,8 @@ def read_ml_100k(folder: str | Path) -> MovieDataset:
     triples, labels = genre_triples(items["item_id"].iloc[rows].reset_index(drop=True),
                                     pd.Series(genre_names[columns]))
 
-    rating_table = T.read_table(folder / "u.data", sep="\t", header=False, num_fields=4)
+    rating_table = T.read_table(folder / "u.data", sep="\t", header=False, num_fields=4,
+                                terminated=True)
     ratings = T.ratings_frame(rating_table, items["item_id"], items_where="u.item", user=0,
                               item=1, rating=2, timestamp=3)
     return MovieDataset("ml-100k", items, ratings, triples, labels)
@@ -123,11 +125,12 @@ def read_ml_1m(folder: str | Path) -> MovieDataset:
         raise DataError("this folder holds HetRec 2011 files, not MovieLens 1M: use "
                         "load_dataset('hetrec-2k', data_dir=...)", path=folder)
     movie_table = T.read_table(folder / "movies.dat", sep="::", header=False, encoding="latin-1",
-                               num_fields=3)
+                               num_fields=3, terminated=True)
     frame = movie_table.frame
     T.check_nonempty(movie_table, [0, 1])
     T.check_unique(movie_table, [0], "movie id")
     titles, years = split_title(frame[1])
+    T.check_titles(movie_table, titles)
     items = pd.DataFrame({"item_id": frame[0], "title": titles, "year": years,
                           "text": ""})
     genres = frame[2].str.split("|").explode()
@@ -137,7 +140,8 @@ def read_ml_1m(folder: str | Path) -> MovieDataset:
     notes = []
     ratings_path = folder / "ratings.dat"
     if ratings_path.is_file():
-        rating_table = T.read_table(ratings_path, sep="::", header=False, num_fields=4)
+        rating_table = T.read_table(ratings_path, sep="::", header=False, num_fields=4,
+                                    terminated=True)
         ratings = T.ratings_frame(rating_table, items["item_id"], items_where="movies.dat",
                                   user=0, item=1, rating=2, timestamp=3)
     else:
