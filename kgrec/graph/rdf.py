@@ -21,8 +21,13 @@ The vocabulary is public and fixed (SPARQL queries elsewhere are written against
 ``schema:`` is ``https://schema.org/``. Prefixes for SPARQL: :data:`PREFIXES` (passed to
 every :func:`sparql` query) or the text :data:`SPARQL_PREFIXES`.
 
-This module imports rdflib at top level; it is itself imported lazily (by
-``KnowledgeGraph.to_rdf`` and by callers that query RDF).
+Large graphs: :func:`write_turtle` streams the same triples to a Turtle file without an
+rdflib graph, and :func:`open_store` loads them into an on-disk pyoxigraph store
+(SPARQL 1.1 in Rust); :func:`rdf_view` picks rdflib up to :data:`MAX_RDFLIB_TRIPLES`
+triples and the store above. :func:`sparql` runs on either.
+
+This module imports rdflib at top level (pyoxigraph lazily); it is itself imported lazily
+(by ``KnowledgeGraph.to_rdf`` and by callers that query RDF).
 """
 
 from __future__ import annotations
@@ -247,6 +252,169 @@ def load_turtle(path: str | Path) -> Graph:
     return graph
 
 
+# -- streamed Turtle and the on-disk store (large graphs) ---------------------------------
+#: Prefixes rdflib binds in a ``Graph(bind_namespaces="core")``, plus ours: node types
+#: with these names get no prefix of their own, as in :func:`to_rdf`.
+_RESERVED_PREFIXES = frozenset({"xml", "rdf", "rdfs", "xsd", "owl", "kg", "schema"})
+
+
+def _turtle_string(text: str) -> str:
+    """A Turtle ``"..."`` string literal (ECHAR escapes for ``\\ " \\n \\r \\t``)."""
+    return '"' + (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                  .replace("\r", "\\r").replace("\t", "\\t")) + '"'
+
+
+def _streamed_turtle(kg: KnowledgeGraph) -> Iterator[str]:
+    """Turtle text of ``kg`` in the vocabulary of :func:`to_rdf`, produced node by node
+    and edge by edge: one block ``node a Class ; rdfs:label "..." .`` per node, then one
+    ``head predicate tail .`` line per edge. Memory: one name string per node."""
+    prefixes = {"kg": str(KG), "schema": str(SDO), "rdf": str(RDF), "rdfs": str(RDFS)}
+    kind_prefix: dict[str, str] = {}
+    for kind in kg.nodes:
+        if kind not in _RESERVED_PREFIXES and _PREFIX_NAME.match(kind):
+            kind_prefix[kind] = kind
+            prefixes[kind] = f"{ENTITY_BASE}{quote(kind, safe='')}/"
+    yield "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in sorted(prefixes.items())) + "\n"
+
+    def iri(uri: str) -> str:
+        for prefix in ("schema", "kg"):
+            ns = prefixes[prefix]
+            if uri.startswith(ns) and _LOCAL_NAME.match(uri, len(ns)):
+                return f"{prefix}:{uri[len(ns):]}"
+        return f"<{uri}>"
+
+    names: dict[str, list[str]] = {}
+    for kind, ids in kg.nodes.items():
+        prefix = kind_prefix.get(kind)
+        column = []
+        for entity in ids:
+            key = quote(entity_key(entity), safe="")
+            column.append(f"{prefix}:{key}" if prefix and _LOCAL_NAME.match(key)
+                          else f"<{entity_uri(entity)}>")
+        names[kind] = column
+    labels = kg.labels
+    for kind, ids in kg.nodes.items():
+        cls = iri(str(type_class(kind)))
+        block = []
+        for entity, name in zip(ids, names[kind]):
+            label = labels.get(entity)
+            block.append(f"{name} a {cls} .\n" if label is None
+                         else f"{name} a {cls} ;\n    rdfs:label {_turtle_string(str(label))} .\n")
+            if len(block) >= 4096:
+                yield "".join(block)
+                block = []
+        yield "".join(block)
+    for (src, rel, dst), index in kg.edges.items():
+        predicate = iri(str(relation_uri(rel)))
+        heads, tails = names[src], names[dst]
+        for lo in range(0, index.shape[1], 4096):
+            yield "".join(f"{heads[h]} {predicate} {tails[t]} .\n"
+                          for h, t in zip(index[0, lo:lo + 4096].tolist(),
+                                          index[1, lo:lo + 4096].tolist()))
+
+
+def write_turtle(kg: KnowledgeGraph, path: str | Path) -> Path:
+    """Write ``kg`` as Turtle to ``path`` without building an rdflib graph, atomically.
+
+    The same triples as :func:`to_rdf` (the files parse back to isomorphic graphs), in
+    node then edge order rather than sorted by subject; memory is one prefixed name per
+    node (not ~1 kB per triple as an rdflib graph), time linear in nodes + edges. Use it
+    for graphs too large for :func:`to_rdf` + :func:`save_turtle`.
+    """
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            for chunk in _streamed_turtle(kg):
+                handle.write(chunk)
+
+    return atomic_write(path, write)
+
+
+#: Above this many triples :func:`rdf_view` returns an on-disk pyoxigraph store instead
+#: of an in-memory rdflib graph (rdflib holds ~1 kB per triple: 1 GB per million).
+MAX_RDFLIB_TRIPLES = 1_000_000
+
+
+def triple_count(kg: KnowledgeGraph) -> int:
+    """Triples of the RDF view: one ``rdf:type`` per node, one label per labelled node,
+    one per edge."""
+    nodes = sum(len(ids) for ids in kg.nodes.values())
+    labelled = sum(1 for ids in kg.nodes.values() for e in ids if kg.labels.get(e) is not None)
+    return nodes + labelled + sum(index.shape[1] for index in kg.edges.values())
+
+
+def open_store(kg: KnowledgeGraph, folder: str | Path) -> Any:
+    """An on-disk ``pyoxigraph.Store`` in ``folder`` holding the triples of ``kg``.
+
+    The graph is streamed to ``folder/graph.ttl`` (:func:`write_turtle`) and bulk-loaded;
+    an existing store in ``folder`` is reopened as it is (delete the folder to rebuild
+    it). Query it with :func:`sparql`, like an rdflib graph.
+    """
+    import pyoxigraph
+
+    folder = Path(folder)
+    store_dir = folder / "store"
+    existing = store_dir.is_dir() and any(store_dir.iterdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    store = pyoxigraph.Store(str(store_dir))
+    if not existing:
+        turtle = write_turtle(kg, folder / "graph.ttl")
+        store.bulk_load(path=str(turtle), format=pyoxigraph.RdfFormat.TURTLE)
+        store.flush()
+    return store
+
+
+def rdf_view(kg: KnowledgeGraph, store_folder: str | Path | None = None, *,
+             max_rdflib_triples: int = MAX_RDFLIB_TRIPLES) -> Any:
+    """The RDF view to query: an in-memory rdflib ``Graph`` (:func:`to_rdf`) up to
+    ``max_rdflib_triples`` triples, else an on-disk pyoxigraph store in ``store_folder``
+    (:func:`open_store`; required then). Both work with :func:`sparql` and
+    :func:`movies_sharing`."""
+    if triple_count(kg) <= max_rdflib_triples:
+        return to_rdf(kg)
+    if store_folder is None:
+        raise ValueError(f"the graph has {triple_count(kg):,} triples (> max_rdflib_triples="
+                         f"{max_rdflib_triples:,}): pass store_folder for an on-disk store")
+    return open_store(kg, store_folder)
+
+
+def _is_oxigraph(graph: Any) -> bool:
+    return type(graph).__module__.split(".")[0] == "pyoxigraph"
+
+
+def _oxigraph_select(store: Any, query: str, bindings: dict[str, Node]) -> list[dict[str, str]]:
+    """:func:`sparql` on a pyoxigraph store. Bindings become an inline ``VALUES`` block
+    at the start of the query's first group (``WHERE {``), so bound variables keep their
+    values in the results, as with rdflib's ``initBindings``; results come back through
+    :func:`term_str`."""
+    import pyoxigraph as ox
+
+    if bindings:
+        brace = query.find("{")
+        if brace < 0:
+            raise ValueError("SPARQL syntax error: no '{' group to bind variables in")
+        names = " ".join(f"?{name}" for name in bindings)
+        values = " ".join(term.n3() for term in bindings.values())
+        query = f"{query[:brace + 1]} VALUES ({names}) {{ ({values}) }} {query[brace + 1:]}"
+    prefixes = {p: str(ns) for p, ns in PREFIXES.items()}
+    try:
+        result = store.query(query, prefixes=prefixes)
+    except SyntaxError as exc:
+        raise ValueError(f"SPARQL syntax error: {exc}") from exc
+    if not isinstance(result, ox.QuerySolutions):
+        raise ValueError(f"sparql() runs SELECT queries, got {type(result).__name__}")
+    names = [v.value for v in result.variables]
+    rows = []
+    for solution in result:
+        row = {}
+        for name in names:
+            value = solution[name]
+            if value is not None:
+                row[name] = term_str(URIRef(value.value) if isinstance(value, ox.NamedNode)
+                                     else Literal(value.value))
+        rows.append(row)
+    return rows
+
+
 # -- SPARQL --------------------------------------------------------------------------------
 def _as_term(name: str, value: Any) -> Node:
     if isinstance(value, Node):
@@ -274,8 +442,9 @@ def term_str(term: Node) -> str:
     return str(term)
 
 
-def sparql(graph: Graph, query: str, **bindings: Any) -> list[dict[str, str]]:
-    """Run a SPARQL ``SELECT`` on ``graph``; rows as ``{variable: string}``.
+def sparql(graph: Graph | Any, query: str, **bindings: Any) -> list[dict[str, str]]:
+    """Run a SPARQL ``SELECT`` on ``graph`` (an rdflib ``Graph`` or a pyoxigraph
+    ``Store`` from :func:`open_store`); rows as ``{variable: string}``.
 
     Prefixes ``kg``, ``schema``, ``rdf``, ``rdfs``, ``xsd`` are predeclared. Keyword
     arguments bind variables before evaluation (``initBindings``): a ``str`` is an entity
@@ -287,6 +456,8 @@ def sparql(graph: Graph, query: str, **bindings: Any) -> list[dict[str, str]]:
     Only use trusted queries: rdflib evaluates ``SERVICE`` clauses over the network.
     """
     init = {name: _as_term(name, value) for name, value in bindings.items()}
+    if _is_oxigraph(graph):
+        return _oxigraph_select(graph, query, init)
     try:
         result = graph.query(query, initNs=PREFIXES, initBindings=init)
     except Exception as exc:  # pyparsing.ParseException and friends: say it is the query
@@ -324,7 +495,7 @@ def movies_sharing(graph: Graph, movie: str,
     ``?other a schema:Movie`` and ``?other != ?movie``.
 
     Args:
-        graph: an RDF view (:func:`to_rdf` or :func:`load_turtle`).
+        graph: an RDF view (:func:`to_rdf`, :func:`load_turtle` or :func:`open_store`).
         movie: entity id, e.g. ``"movie:1"``; ``KeyError`` naming it if the graph has no
             such entity.
         relations: relation names (movie → entity), default director and actor.
@@ -334,7 +505,7 @@ def movies_sharing(graph: Graph, movie: str,
         a pair of movies sharing two actors appears twice.
     """
     uri = entity_uri(movie)
-    if graph.value(uri, RDF.type) is None:
+    if not sparql(graph, "SELECT ?c WHERE { ?movie a ?c } LIMIT 1", movie=uri):
         raise KeyError(f"{movie!r} is not an entity of this RDF graph")
     predicates = " ".join(relation_uri(r).n3() for r in dict.fromkeys(relations))
     if not predicates:

@@ -33,6 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -78,6 +80,13 @@ def _quiet_loading(quiet: bool) -> Iterator[None]:
             disable_progress_bars()
         else:
             enable_progress_bars()
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class TextModelError(RuntimeError):
@@ -276,11 +285,14 @@ class TextEncoder:
         from tqdm.auto import tqdm
 
         self._load()
+        started = time.perf_counter()
         order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
         out = torch.empty(len(texts), self.dim, dtype=torch.float32)
         bs, max_len = self.config.batch_size, self._max_length()
+        # disable=None: a bar (with ETA) on a terminal only, nothing in a log file
         with torch.inference_mode(), tqdm(total=len(texts), desc="embedding texts",
-                                          unit="text", disable=not self.config.show_progress,
+                                          unit="text",
+                                          disable=None if self.config.show_progress else True,
                                           leave=False) as bar:
             for start in range(0, len(order), bs):
                 rows = order[start:start + bs]
@@ -294,6 +306,10 @@ class TextEncoder:
                 out[torch.tensor(rows)] = F.normalize(pooled, p=2, dim=1).float().cpu()
                 bar.update(len(rows))
         self.stats.embedded += len(texts)
+        seconds = time.perf_counter() - started
+        if self.config.show_progress and not _on_terminal():
+            print(f"embedded {len(texts):,} texts in {seconds:.1f} s "
+                  f"({len(texts) / max(seconds, 1e-9):.0f} texts/s)", file=sys.stderr, flush=True)
         return out
 
     # -- cache -------------------------------------------------------------------------
@@ -447,6 +463,17 @@ def encode_graph(kg: KnowledgeGraph, dataset: MovieDataset, config: TextConfig |
     :meth:`TextEncoder.encode` call, so batching by length spans types and the cache
     gets one new shard.
 
+    On large graphs (more than ``config.derive_above`` texts) the node types in
+    ``config.derived_types`` (people) skip the transformer: the vector of node :math:`v`
+    is derived from the vectors :math:`x_m` of the movies :math:`N(v)` it is linked to
+    by any movie → ``v`` edge,
+
+    .. math:: x_v = \\frac{\\sum_{m \\in N(v)} x_m}{\\lVert \\sum_{m \\in N(v)} x_m \\rVert_2}
+
+    (zero for a node without movies). A person's own text is their name and their
+    movies' titles, so this keeps what the text says about their work at no model cost
+    (see :func:`derive_from_movies`; measured in BENCHMARKS.md).
+
     Args:
         kg: the knowledge graph.
         dataset: the dataset ``kg`` was built from.
@@ -462,16 +489,47 @@ def encode_graph(kg: KnowledgeGraph, dataset: MovieDataset, config: TextConfig |
     from kgrec.text.node_text import node_texts
 
     enc = encoder or TextEncoder(config)
+    cfg = enc.config
     texts = {k: v for k, v in node_texts(kg, dataset).items() if k != "user"}
-    flat = [t for values in texts.values() for t in values]
+    total = sum(len(v) for v in texts.values())
+    derived = [k for k in cfg.derived_types if k in texts] if total > cfg.derive_above else []
+    encoded = {k: v for k, v in texts.items() if k not in derived}
+    flat = [t for values in encoded.values() for t in values]
     vectors = enc.encode(flat)
     out: dict[str, torch.Tensor] = {}
     start = 0
-    for kind, values in texts.items():
+    for kind, values in encoded.items():
         out[kind] = vectors[start:start + len(values)].clone()
         start += len(values)
-    return out
+    if derived and "movie" not in out:
+        raise ValueError(f"cannot derive {derived} vectors: the graph has no movie texts")
+    for kind in derived:
+        out[kind] = derive_from_movies(kg, kind, out["movie"])
+    return {k: out[k] for k in texts}
 
 
-__all__ = ["EncodeStats", "ResolvedModel", "TextEncoder", "TextModelError", "encode_graph",
+def derive_from_movies(kg: KnowledgeGraph, kind: str, movie_vectors: torch.Tensor) -> torch.Tensor:
+    """Vectors ``[num_nodes(kind), D]`` of node type ``kind`` as the L2-normalised sum of
+    the ``[num_movies, D]`` ``movie_vectors`` of the movies linked to each node (all
+    movie → ``kind`` edge types together; repeated links count once per edge). One sparse
+    product: :math:`X_{kind} = \\mathrm{normalize}(A^\\top X_{movie})` with ``A`` the
+    ``[movies, nodes]`` incidence matrix."""
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
+    import torch.nn.functional as F
+
+    n_movies, n_nodes = kg.num_nodes("movie"), kg.num_nodes(kind)
+    pairs = [index for (src, _, dst), index in kg.edges.items() if src == "movie" and dst == kind]
+    if not pairs:
+        return torch.zeros(n_nodes, movie_vectors.shape[1])
+    both = np.concatenate(pairs, axis=1)
+    incidence = sp.csr_matrix((np.ones(both.shape[1], dtype=np.float32), (both[1], both[0])),
+                              shape=(n_nodes, n_movies))
+    summed = incidence @ movie_vectors.numpy().astype(np.float32)
+    return F.normalize(torch.from_numpy(np.ascontiguousarray(summed)), p=2, dim=1)
+
+
+__all__ = ["EncodeStats", "ResolvedModel", "TextEncoder", "TextModelError", "derive_from_movies",
+           "encode_graph",
            "model_key", "resolve_model", "text_hash"]

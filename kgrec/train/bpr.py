@@ -134,7 +134,8 @@ def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainCon
     bad_evals = 0
     start = time.perf_counter()
     try:
-        with _threads(config.threads):
+        with _threads(config.threads if config.threads is not None
+                      else getattr(model, "preferred_threads", None)):
             rng = seed_everything(config.seed)
             if hasattr(model, "reset_parameters"):
                 model.reset_parameters()
@@ -143,7 +144,7 @@ def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainCon
             from tqdm.auto import tqdm
 
             bar = tqdm(range(1, config.epochs + 1), desc=f"train {type(model).__name__}",
-                       disable=not config.show_progress, leave=False)
+                       disable=None if config.show_progress else True, leave=False)
             for epoch in bar:
                 t0 = time.perf_counter()
                 model.train()

@@ -19,13 +19,17 @@ from kgrec.graph.rdf import (
     entity_uri,
     load_turtle,
     movies_sharing,
+    open_store,
+    rdf_view,
     relation_uri,
     save_turtle,
     sparql,
     to_rdf,
+    triple_count,
     type_class,
     uri_entity,
     uri_relation,
+    write_turtle,
 )
 
 AWKWARD = 'Ünïcode "quoted" \\ back\nslash'
@@ -196,3 +200,48 @@ def test_movies_sharing_on_loaded_turtle(dataset: MovieDataset, graph, tmp_path)
     loaded = load_turtle(save_turtle(graph, tmp_path / "g.ttl"))
     assert movies_sharing(loaded, "movie:7") == expected_sharing(
         dataset, "movie:7", ("directed_by", "starring"))
+
+
+# -- large graphs: streamed Turtle, on-disk pyoxigraph store ---------------------------------
+def test_streamed_turtle_is_the_in_memory_graph(kg: KnowledgeGraph, graph, tmp_path) -> None:
+    path = write_turtle(kg, tmp_path / "streamed.ttl")
+    assert isomorphic(load_turtle(path), graph)
+    assert len(load_turtle(path)) == triple_count(kg) == len(graph)
+
+
+def test_streamed_turtle_of_the_sample(sample_dataset, tmp_path) -> None:
+    kg = KnowledgeGraph.from_dataset(sample_dataset)
+    streamed = load_turtle(write_turtle(kg, tmp_path / "sample.ttl"))
+    assert isomorphic(streamed, to_rdf(kg))
+
+
+def test_sparql_on_the_oxigraph_store_matches_rdflib(dataset: MovieDataset, kg: KnowledgeGraph,
+                                                     graph, tmp_path) -> None:
+    pytest.importorskip("pyoxigraph")
+    store = open_store(kg, tmp_path / "ox")
+    assert len(store) == len(graph)
+    queries = [("SELECT ?p ?name WHERE { ?m schema:director ?p . OPTIONAL { ?p rdfs:label ?name } }",
+                {"m": "movie:1"}),
+               ("SELECT ?m ?r WHERE { ?m ?r ?g }", {"g": "genre:G0"}),
+               ("SELECT ?e WHERE { ?e rdfs:label ?l }", {"l": Literal(AWKWARD)})]
+    for query, bindings in queries:
+        key = lambda rows: sorted(tuple(sorted(r.items())) for r in rows)  # noqa: E731
+        assert key(sparql(store, query, **bindings)) == key(sparql(graph, query, **bindings))
+    for movie in kg.nodes["movie"][:10]:
+        assert movies_sharing(store, movie) == movies_sharing(graph, movie)
+    with pytest.raises(KeyError, match="movie:999"):
+        movies_sharing(store, "movie:999")
+    with pytest.raises(ValueError, match="syntax"):
+        sparql(store, "SELEKT ?x WHERE { }")
+    del store
+    reopened = open_store(kg, tmp_path / "ox")  # an existing store is reused as it is
+    assert len(reopened) == len(graph)
+
+
+def test_rdf_view_switches_to_the_store_above_the_size(kg: KnowledgeGraph, tmp_path) -> None:
+    pytest.importorskip("pyoxigraph")
+    assert type(rdf_view(kg)).__name__ == "Graph"
+    with pytest.raises(ValueError, match="store_folder"):
+        rdf_view(kg, max_rdflib_triples=10)
+    store = rdf_view(kg, tmp_path / "big", max_rdflib_triples=10)
+    assert type(store).__module__.startswith("pyoxigraph") and len(store) == triple_count(kg)

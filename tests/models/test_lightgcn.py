@@ -94,3 +94,53 @@ def test_score_history_uses_item_embeddings():
     history[0, [1, 2]] = 1
     items = model.item_embeddings()
     torch.testing.assert_close(model.score_history(history)[0], items[[1, 2]].mean(0) @ items.T)
+
+
+def test_adjacency_has_int32_indices_and_is_a_buffer():
+    """int32 indices: MKL's sparse product then needs no per-call index copy."""
+    A = normalized_adjacency(_interactions())
+    assert A.crow_indices().dtype == A.col_indices().dtype == torch.int32
+    model = LightGCN(30, 40, A, embedding_size=8)
+    assert any(b is model.adjacency for b in model.buffers())
+    assert "adjacency" not in model.state_dict()
+
+
+def test_layer_mean_propagation_gradient_equals_autograd():
+    from kgrec.models.lightgcn import LayerMeanPropagation
+
+    A = normalized_adjacency(_interactions())
+    dense = A.to_dense()
+    x = torch.randn(A.shape[0], 8, requires_grad=True)
+    g = torch.randn(A.shape[0], 8)
+    (LayerMeanPropagation.apply(x, A, 3) * g).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    layers = [x]
+    for _ in range(3):
+        layers.append(dense @ layers[-1])
+    (torch.stack(layers).mean(0) * g).sum().backward()
+    torch.testing.assert_close(ours, x.grad, atol=1e-5, rtol=1e-5)
+    assert torch.equal(LayerMeanPropagation.apply(x.detach(), A, 0), x.detach())
+
+
+def test_small_graphs_prefer_one_thread_and_training_restores_threads(monkeypatch):
+    from kgrec.train.bpr import train_bpr
+    from kgrec.train.options import TrainConfig
+
+    R = _interactions()
+    model = LightGCN(30, 40, normalized_adjacency(R), embedding_size=8)
+    assert model.preferred_threads == 1
+    seen = []
+    original = model.bpr_scores
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return original(*args)
+
+    model.bpr_scores = spy
+    before = torch.get_num_threads()
+    train_bpr(model, R, TrainConfig(epochs=1, batch_size=64, show_progress=False))
+    assert set(seen) == {1} and torch.get_num_threads() == before
+    # above the work threshold torch's own setting is kept
+    monkeypatch.setattr(LightGCN, "SINGLE_THREAD_WORK", model.adjacency._nnz() * 8)
+    assert model.preferred_threads is None

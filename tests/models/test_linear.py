@@ -1,11 +1,76 @@
-"""DLAE: the closed form against its formula, argument checks."""
+"""DLAE: the closed form against its formula, argument checks, the low-rank form for
+large catalogues, sparse histories."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
 
-from kgrec.models.linear import DLAE
+from kgrec.models.linear import DLAE, randomized_gram_eigh
+
+
+def _interactions(seed=0, users=80, items=60, density=0.12):
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((users, items)) < density).astype(np.float32)
+    dense[np.arange(users), rng.integers(0, items, users)] = 1.0
+    return sp.csr_matrix(dense)
+
+
+def test_exact_matches_formula():
+    X = _interactions()
+    model = DLAE(80, 60, dropout=0.5, reg=10.0).fit(X)
+    assert not model.low_rank
+    G = (X.T @ X).toarray().astype(np.float64)
+    lam = np.diag(10.0 + 1.0 * np.diag(G))
+    B = np.eye(60) - np.linalg.solve(G + lam, lam)
+    expected = X.toarray() @ B
+    np.testing.assert_allclose(model.score(torch.arange(80)).numpy(), expected, atol=1e-4)
+
+
+def test_randomized_eigh_recovers_full_spectrum_and_top_part():
+    X = _interactions(items=40)
+    G = (X.T @ X).toarray()
+    V, s = randomized_gram_eigh(X, 40)
+    np.testing.assert_allclose((V * s) @ V.T, G, atol=1e-6)
+    top = np.sort(np.linalg.eigvalsh(G))[::-1][:5]
+    np.testing.assert_allclose(randomized_gram_eigh(X, 5)[1], top, rtol=1e-3)
+
+
+def test_low_rank_at_full_rank_equals_exact():
+    """With k = I the low-rank Gram is exact, so the Woodbury form must give the same B."""
+    X = _interactions()
+    exact = DLAE(80, 60, reg=10.0).fit(X)
+    low = DLAE(80, 60, reg=10.0, max_dense_items=0, rank=60).fit(X)
+    assert low.low_rank and not hasattr(low, "weight")
+    users = torch.arange(80)
+    torch.testing.assert_close(low.score(users), exact.score(users), atol=1e-3, rtol=1e-3)
+
+
+def test_low_rank_memory_is_linear_in_items():
+    model = DLAE(10, 50_000, max_dense_items=10_000, rank=32)
+    assert model.low_rank
+    assert all(b.numel() <= 50_000 * 32 for b in model.buffers())
+
+
+def test_sparse_history_rows_and_state_dict_round_trip():
+    X = _interactions()
+    model = DLAE(80, 60, max_dense_items=0, rank=16).fit(X)
+    users = torch.tensor([3, 0, 79, 3])
+    np.testing.assert_array_equal(model.history_rows(users).numpy(), X[[3, 0, 79, 3]].toarray())
+    fresh = DLAE(80, 60, max_dense_items=0, rank=16)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    torch.testing.assert_close(fresh.score(users), model.score(users))
+    with pytest.raises(IndexError, match="user index 80"):
+        model.score(torch.tensor([80]))
+
+
+def test_loads_a_dense_history_from_older_artifacts():
+    X = _interactions()
+    model = DLAE(80, 60).fit(X)
+    state = {"weight": model.weight, "history": torch.from_numpy(X.toarray())}
+    fresh = DLAE(80, 60)
+    fresh.load_state_dict(state, strict=True)
+    torch.testing.assert_close(fresh.score(torch.arange(5)), model.score(torch.arange(5)))
 
 
 def _data(seed=0, users=40, items=30):

@@ -228,3 +228,28 @@ def test_config_round_trip_and_cache_root(monkeypatch, tmp_path):
     assert kgrec_cache_root() == Path.home() / ".cache" / "kgrec"
     assert TextConfig(cache_dir=str(tmp_path)).resolved_cache_dir() == tmp_path
     assert not (tmp_path / "data").exists()  # resolving creates nothing
+
+
+def test_large_graphs_derive_people_from_their_movies(encoder, tmp_path):
+    """Above ``derive_above`` texts people get no transformer pass: each person vector is
+    the normalised sum of their movies' vectors (a person without movies: zero)."""
+    ds = small_dataset()
+    kg = KnowledgeGraph.from_dataset(ds)
+    enc = sharing(encoder, TextConfig(cache_dir=str(tmp_path), show_progress=False,
+                                      derive_above=0))
+    feats = encode_graph(kg, ds, encoder=enc)
+    texts = node_texts(kg, ds)
+    assert enc.stats.embedded == sum(1 for k, v in texts.items() if k not in ("user", "person")
+                                     for t in v if t.strip())
+    movies = feats["movie"]
+    for person, index in [("person:Ridley Scott", 0), ("person:m.0abc12", 1)]:
+        row = feats["person"][kg.index(person)]
+        torch.testing.assert_close(row, movies[index] / movies[index].norm())
+    assert list(feats) == [k for k in kg.node_types if k != "user"]
+
+
+def test_progress_is_one_line_when_not_on_a_terminal(encoder, tmp_path, capsys):
+    enc = sharing(encoder, TextConfig(cache_dir=str(tmp_path), show_progress=True))
+    enc.encode(["one text", "another text"])
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"embedded 2 texts in [0-9.]+ s \([0-9]+ texts/s\)\n", err), err
