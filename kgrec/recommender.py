@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from kgrec.config import KGRecConfig
-from kgrec.data.dataset import MovieDataset, entity_key, movie_id, user_id
+from kgrec.data.dataset import MovieDataset, entity_key
 from kgrec.serve.artifacts import Artifact, ArtifactError
-from kgrec.serve.filters import FILTER_KEYS, Filters
-from kgrec.serve.request import Recommendation, Request, check_k, query_text, titles
+from kgrec.serve.filters import FILTER_KEYS
+from kgrec.serve.request import Recommendation, check_k
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation
@@ -93,6 +92,8 @@ class Recommender:
         from kgrec.explain import PathExplainer, model_anchor_effect
         from kgrec.models.base import item_vectors
         from kgrec.serve.catalog import Catalog
+        from kgrec.serve.feedback import FeedbackStore
+        from kgrec.serve.resolve import Resolver
         from kgrec.serve.scoring import Scorer
 
         kg = context.kg
@@ -108,12 +109,8 @@ class Recommender:
                                         anchor_effect=model_anchor_effect(model, kg.num_items),
                                         movies=dataset.items,
                                         max_hops=self.config.explain.max_hops)
-        self._user_ids = {e: i for i, e in enumerate(kg.nodes["user"])}
-        from kgrec.serve.feedback import FeedbackStore
-
-        #: where feedback sessions persist (in memory by default; ``FeedbackStore(folder)``
-        #: for JSON files)
-        self.feedback_store = FeedbackStore()
+        self.resolve_ = Resolver(kg, self.scorer_, self.catalog_)
+        self.feedback_store = FeedbackStore()  # in memory; FeedbackStore(folder): JSON files
         self._fitted = True
 
     def _check_fitted(self) -> None:
@@ -121,45 +118,10 @@ class Recommender:
             raise RuntimeError("this Recommender is not fitted: call fit(dataset) or load(path)")
 
     # -- requests ----------------------------------------------------------------------
-    def _user_index(self, user: Any) -> int:
-        if isinstance(user, bool) or not isinstance(user, (str, int, np.integer)):
-            raise TypeError(f"user must be a user id (str), got {type(user).__name__}")
-        ent = user if str(user).startswith("user:") else user_id(str(user))
-        if ent not in self._user_ids:
-            known = self.kg_.nodes["user"][:5]
-            raise KeyError(f"unknown user {entity_key(ent)!r} (known users look like "
-                           f"{', '.join(repr(entity_key(u)) for u in known)}; use "
-                           "liked=[...] or query=... for a new user)")
-        return self._user_ids[ent]
-
-    def _movie_index(self, item: Any) -> int:
-        item = str(item)
-        if item.startswith("movie:") or self.kg_.has(movie_id(item)):
-            return self.kg_.index(item if item.startswith("movie:") else movie_id(item))
-        return self.kg_.index(self.scorer_.parser.resolve_title(item)[0])
-
-    def _request(self, user: Any, k: Any, query: Any, liked: Any, filters: Any,
-                 exclude_seen: bool, explain: bool, session: Any = None) -> Request:
-        k = check_k(k)
-        query, liked = query_text(query), titles(liked)
-        if user is None and not liked and not query:
-            raise ValueError("give a user, liked=[titles] or query='...'")
-        parser = self.scorer_.parser
-        liked_idx = tuple(self.kg_.index(parser.resolve_title(t)[0]) for t in liked)
-        u = None if user is None else self._user_index(user)
-        intent = self.parse(query) if query else None
-        named = tuple(self.kg_.index(m.entity) for m in intent.like) if intent else ()
-        who = session if session is not None else user
-        feedback = None if who is None else self.feedback_store.load(self._session_key(who))
-        return Request(u, liked_idx, query, None, named, Filters.parse(filters, self.catalog_),
-                       k, bool(exclude_seen), bool(explain), intent, feedback)
-
     def parse(self, query: str) -> QueryIntent:
         """How ``query`` is understood (:func:`kgrec.serve.intent.parse`)."""
-        from kgrec.serve.intent import parse
-
         self._check_fitted()
-        return parse(query_text(query) or "", self.scorer_.vocabulary())
+        return self.resolve_.parse(query)
 
     def recommend(self, user: Any = None, k: int = 10, *, query: str | None = None,
                   liked: list[str] | None = None, exclude_seen: bool = True,
@@ -187,7 +149,8 @@ class Recommender:
         from kgrec.serve.records import record
 
         self._check_fitted()
-        request = self._request(user, k, query, liked, filters, exclude_seen, explain, session)
+        request = self.resolve_.request(user, k, query, liked, filters, exclude_seen, explain,
+                                        session, self.feedback_store)
         scores = self.scorer_.scores(request)
         top = torch.topk(scores, min(request.k, int(torch.isfinite(scores).sum())))
         return [record(request, int(i), float(s), self.explainer_, self.catalog_,
@@ -195,80 +158,59 @@ class Recommender:
                 for s, i in zip(top.values, top.indices)]
 
     # -- feedback and profiles ---------------------------------------------------------
-    def _session_key(self, who: Any) -> str:
-        """``user:<id>`` for a known user, ``session:<id>`` for anyone else."""
-        text = str(who)
-        if text.startswith("session:"):
-            return text
-        ent = text if text.startswith("user:") else user_id(text)
-        return ent if ent in self._user_ids else f"session:{text}"
-
     def feedback(self, who: Any, item: Any = None, signal: str = "like") -> FeedbackSession:
         """Record a reaction of ``who`` (a known user id, or any session id of a
         cold-start person, passed as ``recommend(session=...)``) to ``item`` (id or
         title); ``signal``: ``like``, ``dislike``, ``more_like_this``, ``not_interested``,
         or ``undo`` (drops the latest). The next :meth:`recommend` reflects it at once;
         returns the session, persisted in :attr:`feedback_store`."""
+        from kgrec.serve.feedback import apply_feedback
+
         self._check_fitted()
-        session = self.feedback_store.load(self._session_key(who))
-        if signal == "undo":
-            session.undo()
-        elif item is None:
-            raise ValueError(f"feedback signal {signal!r} needs an item")
-        else:
-            session.add(self.catalog_.item_ids[self._movie_index(item)], signal)
-        self.feedback_store.save(session)
-        return session
+        movie = (None if item is None or signal == "undo"
+                 else self.catalog_.item_ids[self.resolve_.movie(item)])
+        return apply_feedback(self.feedback_store, self.resolve_.session_key(who), movie, signal)
 
     def profile(self, who: Any) -> TasteProfile:
         """Taste profile (:mod:`kgrec.serve.profile`) of a known user's ratings and the
         feedback of ``who`` (a like counts as 5, a dislike as 1), with the genres of the
         model's top 50 for them."""
-        from kgrec.serve.profile import profile, session_ratings
+        from kgrec.serve.profile import person_ratings, profile
 
         self._check_fitted()
-        key = self._session_key(who)
-        known = key if key.startswith("user:") else None
-        mine = self._seen_ratings[self._seen_ratings["user_id"].astype(str) == entity_key(key)]
-        ratings = session_ratings(mine if known else mine.iloc[:0],
-                                  self.feedback_store.load(key), self.catalog_.item_ids)
+        key = self.resolve_.session_key(who)
+        ratings = person_ratings(key, self._seen_ratings, self.feedback_store.load(key),
+                                 self.catalog_.item_ids)
         liked = [f"movie:{self.catalog_.item_ids[i]}" for i, r in ratings.items() if r >= 4]
-        picks = (self.recommend(entity_key(key), 50, explain=False) if known else
-                 self.recommend(liked=liked, session=key, k=50, explain=False) if liked else [])
+        picks = (self.recommend(entity_key(key), 50, explain=False) if key.startswith("user:")
+                 else self.recommend(liked=liked, session=key, k=50, explain=False) if liked
+                 else [])
         return profile(ratings.items(), self.scorer_.facts, who=entity_key(key),
-                       model_items=[self._movie_index(r.item_id) for r in picks])
-
-    def recommend_for_items(self, liked: list[str], k: int = 10, **kwargs: Any) -> list[Recommendation]:
-        """Recommendations for a new user who likes ``liked`` (titles)."""
-        return self.recommend(None, k, liked=liked, **kwargs)
+                       model_items=[self.resolve_.movie(r.item_id) for r in picks])
 
     def recommend_batch(self, users: list[Any], k: int = 10, *, exclude_seen: bool = True,
                         explain: bool = False) -> dict[str, list[Recommendation]]:
         """Top-``k`` for many known users at once (batched scoring; the model's own
         scores, as in evaluation). Returns bare user id → recommendations."""
-        from kgrec.serve.records import record
+        from kgrec.serve.records import batch_records
 
         self._check_fitted()
         k = check_k(k)
         if isinstance(users, (str, bytes)):
             raise TypeError("users must be a list of user ids, e.g. users=['u1']")
-        index = torch.tensor([self._user_index(u) for u in users], dtype=torch.long)
+        index = torch.tensor([self.resolve_.user(u) for u in users], dtype=torch.long)
         scores = self.scorer_.batch_scores(index, exclude_seen=bool(exclude_seen))
         top = torch.topk(scores, min(k, self.catalog_.num_items), dim=1)
-        out = {}
-        for u, values, items in zip(index.tolist(), top.values.tolist(), top.indices.tolist()):
-            request = Request(u, k=k, exclude_seen=exclude_seen, explain=explain)
-            out[entity_key(self.kg_.nodes["user"][u])] = [
-                record(request, i, s, self.explainer_, self.catalog_, self.config.explain.max_paths)
-                for s, i in zip(values, items) if s > -np.inf]
-        return out
+        return batch_records(index.tolist(), top.values.tolist(), top.indices.tolist(),
+                             self.explainer_, self.catalog_, self.config.explain.max_paths,
+                             k=k, exclude_seen=exclude_seen, explain=explain)
 
     def explain(self, user: Any, item: Any, k: int | None = None) -> list[Explanation]:
         """Explanation paths from a known user to a movie (bare item id, entity id or
         title)."""
         self._check_fitted()
         k = self.config.explain.max_paths if k is None else check_k(k)
-        return self.explainer_.explain(self._user_index(user), self._movie_index(item), k)
+        return self.explainer_.explain(self.resolve_.user(user), self.resolve_.movie(item), k)
 
     def evaluate(self, test: pd.DataFrame, *, ks: tuple[int, ...] = (10, 20)):
         """Full-ranking metrics on ``test`` interactions, masking everything seen in fit."""
@@ -293,20 +235,9 @@ class Recommender:
     def load(cls, path: Any) -> Recommender:
         """Load a folder written by :meth:`save`; every file is checked against the
         manifest's sha256 first, tensors are read with safetensors (no code runs)."""
-        from kgrec.models.registry import build_model
-        from kgrec.serve.artifacts import load_artifact
-        from kgrec.train import ModelContext, item_years
+        from kgrec.serve.artifacts import load_fitted
 
-        saved = load_artifact(path)
-        try:
-            ctx = ModelContext.from_graph(saved.kg, None, saved.features,
-                                          item_years(saved.dataset, saved.kg))
-            model = build_model(saved.config.model.name, ctx, saved.config)
-            model.load_state_dict(saved.state, strict=True)
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"{path}: the saved config.toml, model.safetensors and "
-                                f"features do not fit the {saved.config.model.name!r} model "
-                                f"({exc})") from None
+        saved, ctx, model = load_fitted(path)
         rec = cls(saved.config)
         rec._setup(saved.dataset, ctx, model, saved.seen)
         return rec

@@ -36,11 +36,12 @@ if TYPE_CHECKING:
 
     from kgrec.data.dataset import MovieDataset
     from kgrec.graph.knowledge_graph import KnowledgeGraph
+    from kgrec.train import ModelContext
 
 FORMAT_VERSION = 1
 KIND = "recommender"
-__all__ = ["MANIFEST", "Artifact", "ArtifactError", "load_artifact", "save_artifact",
-           "verified_files", "write_folder"]
+__all__ = ["MANIFEST", "Artifact", "ArtifactError", "load_artifact", "load_fitted",
+           "save_artifact", "verified_files", "write_folder"]
 
 
 @dataclass
@@ -151,3 +152,23 @@ def load_artifact(path: str | Path) -> Artifact:
         raise ArtifactError(f"{path}: the saved tables do not fit together ({exc})") from None
     return Artifact(config, dataset, kg, tensors["features.safetensors"],
                     tensors["model.safetensors"], seen)
+
+
+def load_fitted(path: str | Path) -> tuple[Artifact, ModelContext, torch.nn.Module]:
+    """:func:`load_artifact`, then the model context and the model rebuilt from the saved
+    config and weights (strict: every saved tensor must fit the model, or
+    :class:`ArtifactError`)."""
+    from kgrec.models.registry import build_model
+    from kgrec.train import ModelContext, item_years
+
+    saved = load_artifact(path)
+    try:
+        ctx = ModelContext.from_graph(saved.kg, None, saved.features,
+                                      item_years(saved.dataset, saved.kg))
+        model = build_model(saved.config.model.name, ctx, saved.config)
+        model.load_state_dict(saved.state, strict=True)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{path}: the saved config.toml, model.safetensors and "
+                            f"features do not fit the {saved.config.model.name!r} model "
+                            f"({exc})") from None
+    return saved, ctx, model

@@ -188,6 +188,21 @@ class FeedbackStore:
                                      json.dumps(session.to_dict(), indent=1))
 
 
+def apply_feedback(store: FeedbackStore, key: str, item: str | None, signal: str
+                   ) -> FeedbackSession:
+    """Add ``signal`` on ``item`` (bare item id) to the session ``key`` of ``store``, or
+    drop its latest event when ``signal == "undo"``; saves and returns the session."""
+    session = store.load(key)
+    if signal == "undo":
+        session.undo()
+    elif item is None:
+        raise ValueError(f"feedback signal {signal!r} needs an item")
+    else:
+        session.add(item, signal)
+    store.save(session)
+    return session
+
+
 def _indices(facts: ItemFacts, items: list[str]) -> list[int]:
     out = []
     for i in items:

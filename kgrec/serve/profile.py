@@ -142,6 +142,18 @@ def session_ratings(ratings: Any, session: Any, item_ids: Sequence[str]) -> dict
     return out
 
 
+def person_ratings(key: str, seen: Any, session: Any, item_ids: Sequence[str]
+                   ) -> dict[int, float]:
+    """:func:`session_ratings` of ``key``: a known user's (``"user:<id>"``) ratings in
+    ``seen`` (``user_id``, ``item_id``, ``rating``) with their feedback; a cold-start
+    session (``"session:<id>"``) has its feedback only."""
+    from kgrec.data.dataset import entity_key
+
+    mine = (seen[seen["user_id"].astype(str) == entity_key(key)] if key.startswith("user:")
+            else seen.iloc[:0])
+    return session_ratings(mine, session, item_ids)
+
+
 def profile(ratings: Iterable[tuple[int, float]], facts: ItemFacts, *, who: str = "",
             alpha: float = 5.0, min_support: int = 1, min_support_people: int = 2,
             model_items: Iterable[int] = ()) -> TasteProfile:

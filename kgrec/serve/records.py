@@ -106,3 +106,19 @@ def record(request: Request, item: int, score: float, explainer: PathExplainer,
                            None if scorer is None else scorer.text_similarity(request, item))
     return Recommendation(catalog.item_ids[item], catalog.titles[item], score,
                           catalog.year(item), why, request.intent)
+
+
+def batch_records(users: list[int], values: list[list[float]], items: list[list[int]],
+                  explainer: PathExplainer, catalog: Catalog, max_paths: int, *, k: int,
+                  exclude_seen: bool, explain: bool) -> dict[str, list[Recommendation]]:
+    """Records of a batch of known users (node indices ``users``, each with its top-``k``
+    ``values`` and ``items``; ``-inf`` scores dropped); bare user id → records."""
+    from kgrec.data.dataset import entity_key
+
+    out = {}
+    for u, vals, its in zip(users, values, items):
+        request = Request(u, k=k, exclude_seen=exclude_seen, explain=explain)
+        out[entity_key(explainer.kg.nodes["user"][u])] = [
+            record(request, i, s, explainer, catalog, max_paths)
+            for s, i in zip(vals, its) if s > -np.inf]
+    return out
