@@ -13,41 +13,7 @@ from kgrec.data import MovieDataset
 from kgrec.explain import Explanation, PathExplainer, PathStep, path_exists
 from kgrec.graph import KnowledgeGraph
 
-TITLES = {"1": "Pulp Fiction", "2": "Reservoir Dogs", "3": "Heat", "4": "Casino",
-          "5": "Goodfellas", "6": "Desperado", "7": "Toy Story", "8": "Toy Story 2",
-          "9": "A Bug's Life", "10": "Lonely Film", "11": "Cars"}
-NUM_ITEMS = len(TITLES)
-
-
-def tiny_world() -> MovieDataset:
-    """Eleven movies: Tarantino directs 1 and 2 and stars in 6; Harvey Keitel stars in 1
-    and 2; five Crime films; an unlabeled actor (3, 4) and award nomination (3, 5); Toy
-    Story 7 -sequel-> 8; Lasseter directs 8 and 11; nobody rated 6, 9, 10, 11."""
-    items = pd.DataFrame({"item_id": list(TITLES), "title": list(TITLES.values()),
-                          "year": 1995, "text": ""})
-    triples = [("movie:1", "directed_by", "person:Quentin Tarantino"),
-               ("movie:2", "directed_by", "person:Quentin Tarantino"),
-               ("movie:6", "starring", "person:Quentin Tarantino"),
-               ("movie:1", "starring", "person:Harvey Keitel"),
-               ("movie:2", "starring", "person:Harvey Keitel"),
-               ("movie:3", "starring", "person:m.0abc"), ("movie:4", "starring", "person:m.0abc"),
-               ("movie:3", "award_nomination", "entity:m.0aw"),
-               ("movie:5", "award_nomination", "entity:m.0aw"),
-               ("movie:7", "sequel", "movie:8"),
-               ("movie:8", "directed_by", "person:John Lasseter"),
-               ("movie:11", "directed_by", "person:John Lasseter")]
-    triples += [(f"movie:{m}", "has_genre", "genre:Crime") for m in range(1, 6)]
-    triples += [(f"movie:{m}", "has_genre", "genre:Animation") for m in (7, 8, 9)]
-    ratings = [("u1", "1", 5), ("u1", "3", 4), ("u2", "1", 5), ("u2", "2", 5), ("u2", "3", 3),
-               ("u3", "3", 5), ("u3", "4", 4), ("u3", "5", 2), ("u4", "7", 5), ("u5", "1", 4),
-               ("u5", "2", 4), ("u6", "8", 5)]
-    return MovieDataset(
-        "tiny", items,
-        pd.DataFrame(ratings, columns=["user_id", "item_id", "rating"]).assign(timestamp=0),
-        pd.DataFrame(triples, columns=["head", "relation", "tail"]),
-        labels={"person:Quentin Tarantino": "Quentin Tarantino",
-                "person:Harvey Keitel": "Harvey Keitel", "person:John Lasseter": "John Lasseter",
-                "genre:Crime": "Crime", "genre:Animation": "Animation"})
+NUM_ITEMS = 11  # movies of the tiny world (tests/explain/conftest.py)
 
 
 def random_world(seed: int, n_movies: int = 30, n_users: int = 20) -> MovieDataset:
@@ -77,8 +43,8 @@ def random_world(seed: int, n_movies: int = 30, n_users: int = 20) -> MovieDatas
 
 
 @pytest.fixture(scope="module")
-def kg() -> KnowledgeGraph:
-    return KnowledgeGraph.from_dataset(tiny_world())
+def kg(tiny_kg) -> KnowledgeGraph:
+    return tiny_kg
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +260,7 @@ def test_explain_is_unchanged_and_sentences_read_well(explainer):
                                  "Tarantino, who also stars in it."}
     assert texts(["7"], "11") == {"Cars: you like Toy Story, whose sequel is Toy Story 2, "
                                   "directed by John Lasseter, who also directed it."}
-    for item in TITLES:
+    for item in explainer.kg.item_ids:
         for sentence in texts(["1", "3", "7"], item):
             assert "m.0" not in sentence and "user:" not in sentence and "movie:" not in sentence
             assert sentence.endswith(".") and "None" not in sentence
