@@ -49,7 +49,9 @@ import shutil
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 MANIFEST = "manifest.json"
 ARTIFACT_FORMAT = "kgrec-artifact"
@@ -318,6 +320,26 @@ def _resolve_root(target: Path) -> Path:
     return root
 
 
+def _read_regular(root: Path, name: PurePosixPath, missing: str,
+                  read: Callable[[int], _T]) -> _T:
+    """``read(fd)`` of the regular file ``root/name``, opened without following links
+    (:func:`_open_verified`); ``missing`` is the error text when it does not exist."""
+    path = root / name
+    try:
+        fd = _open_verified(root, name)
+    except FileNotFoundError:
+        raise ArtifactError(missing) from None
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot open ({exc.strerror}; symbolic links are "
+                            "refused)") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArtifactError(f"{path}: not a regular file")
+        return read(fd)
+    finally:
+        os.close(fd)
+
+
 def read_artifact_dir(target: str | Path, *, kind: str) -> ArtifactFiles:
     """Verify the artifact folder ``target`` and return its files (see the module
     docstring for what is checked).
@@ -332,19 +354,9 @@ def read_artifact_dir(target: str | Path, *, kind: str) -> ArtifactFiles:
     target = Path(target)
     root = _resolve_root(target)
     manifest_path = root / MANIFEST
-    try:
-        fd = _open_verified(root, PurePosixPath(MANIFEST))
-    except FileNotFoundError:
-        raise ArtifactError(f"{target}: not a saved kgrec {kind} (no {MANIFEST})") from None
-    except OSError as exc:
-        raise ArtifactError(f"{manifest_path}: cannot open ({exc.strerror}; a symbolic link "
-                            "is refused)") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ArtifactError(f"{manifest_path}: not a regular file")
-        data = os.read(fd, MAX_MANIFEST_BYTES + 1)
-    finally:
-        os.close(fd)
+    data = _read_regular(root, PurePosixPath(MANIFEST),
+                         f"{target}: not a saved kgrec {kind} (no {MANIFEST})",
+                         lambda fd: os.read(fd, MAX_MANIFEST_BYTES + 1))
     if len(data) > MAX_MANIFEST_BYTES:
         raise ArtifactError(f"{manifest_path}: larger than {MAX_MANIFEST_BYTES} bytes")
     try:
@@ -370,19 +382,8 @@ def read_artifact_dir(target: str | Path, *, kind: str) -> ArtifactFiles:
                 or type(entry.get("size")) is not int:
             raise ArtifactError(f"{manifest_path}: entry {name!r} needs 'sha256' and 'size'")
         path = root / pure
-        try:
-            fd = _open_verified(root, pure)
-        except FileNotFoundError:
-            raise ArtifactError(f"{path}: missing from the saved {kind}") from None
-        except OSError as exc:
-            raise ArtifactError(f"{path}: cannot open ({exc.strerror}; symbolic links are "
-                                "refused)") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ArtifactError(f"{path}: not a regular file")
-            digest, size = _hash_fd(fd)
-        finally:
-            os.close(fd)
+        digest, size = _read_regular(root, pure, f"{path}: missing from the saved {kind}",
+                                     _hash_fd)
         if size != entry["size"] or digest != entry["sha256"]:
             raise ArtifactError(f"{path}: content does not match the manifest (sha256 "
                                 "mismatch): the file was truncated or modified")
