@@ -48,7 +48,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -693,40 +693,46 @@ def _parse_like(s: _State, vocab: Vocabulary) -> None:
         i = j
 
 
+def _free_spans(s: _State, max_words: int) -> Iterator[tuple[int, int, str]]:
+    """Spans ``(start, length, key)`` of words not yet taken, longest first, then left to
+    right; each is checked when it is reached, so a caller may take words in between."""
+    w = s.words
+    for n in range(min(max_words, len(w)), 0, -1):
+        for i in range(len(w) - n + 1):
+            if s.free(i, i + n):
+                yield i, n, " ".join(w[i:i + n])
+
+
 def _parse_people(s: _State, vocab: Vocabulary) -> None:
     w = s.words
-    for n in range(min(vocab.max_words, len(w)), 0, -1):
-        for i in range(len(w) - n + 1):
-            if not s.free(i, i + n):
-                continue
-            k = " ".join(w[i:i + n])
-            k_poss = k[:-2] if k.endswith("'s") else k
-            ents = vocab.people.get(k) or vocab.people.get(k_poss)
-            source, conf = "label", 1.0
-            if not ents and n == 1:
-                cue = _role_before(s, i)
-                raw = s.raw[i]
-                capital = raw[:1].isupper() and k_poss not in vocab.titles
-                if capital and i == 0 and len(w) > 1 and not (
-                        k.endswith("'s") or w[1] in ("film", "films", "movie", "movies")):
-                    capital = False              # sentence case: "Young love stories"
-                if (cue is not None or capital) and k_poss not in vocab.explaining_words:
-                    ents = vocab.surnames.get(k_poss)
-                    if ents:
-                        source = "surname"
-                        conf = 0.8 if len(ents) == 1 else 0.6
-            if not ents:
-                continue
-            role, cue_start = _role_before(s, i) or (None, i)
-            end = i + n
-            chosen = ents[:1]
-            if source == "surname" and end < len(w) and w[end] in ("brothers", "sisters"):
-                chosen, end = ents, end + 1               # "the Coen brothers": all of them
-            for ent in chosen:
-                match = Match(ent, vocab.labels[ent], "person", " ".join(s.raw[i:end]), conf,
-                              source, role)
-                (s.exclude if s.negated[i] else s.people).append(match)
-            s.take(cue_start, end)
+    for i, n, k in _free_spans(s, vocab.max_words):
+        k_poss = k[:-2] if k.endswith("'s") else k
+        ents = vocab.people.get(k) or vocab.people.get(k_poss)
+        source, conf = "label", 1.0
+        if not ents and n == 1:
+            cue = _role_before(s, i)
+            raw = s.raw[i]
+            capital = raw[:1].isupper() and k_poss not in vocab.titles
+            if capital and i == 0 and len(w) > 1 and not (
+                    k.endswith("'s") or w[1] in ("film", "films", "movie", "movies")):
+                capital = False              # sentence case: "Young love stories"
+            if (cue is not None or capital) and k_poss not in vocab.explaining_words:
+                ents = vocab.surnames.get(k_poss)
+                if ents:
+                    source = "surname"
+                    conf = 0.8 if len(ents) == 1 else 0.6
+        if not ents:
+            continue
+        role, cue_start = _role_before(s, i) or (None, i)
+        end = i + n
+        chosen = ents[:1]
+        if source == "surname" and end < len(w) and w[end] in ("brothers", "sisters"):
+            chosen, end = ents, end + 1               # "the Coen brothers": all of them
+        for ent in chosen:
+            match = Match(ent, vocab.labels[ent], "person", " ".join(s.raw[i:end]), conf,
+                          source, role)
+            (s.exclude if s.negated[i] else s.people).append(match)
+        s.take(cue_start, end)
 
 
 def _role_before(s: _State, i: int) -> tuple[str | None, int] | None:
@@ -752,38 +758,33 @@ def _add_entity(s: _State, match: Match, negated: bool) -> None:
 
 def _parse_entities(s: _State, vocab: Vocabulary) -> None:
     """Genres by label, lexicon and plural; other labelled entities; free-text titles."""
-    w = s.words
-    for n in range(min(vocab.max_words, len(w)), 0, -1):
-        for i in range(len(w) - n + 1):
-            if not s.free(i, i + n):
-                continue
-            k = " ".join(w[i:i + n])
-            raw = " ".join(s.raw[i:i + n])
-            neg = s.negated[i]
-            if k in vocab.lexicon:
-                for ent, conf in vocab.lexicon[k]:
-                    exact = key(vocab.labels[ent]) in (k, _singular(k))
-                    _add_entity(s, Match(ent, vocab.labels[ent], "genre", raw,
-                                         1.0 if exact else conf, "label" if exact else "lexicon"),
-                                neg)
-                s.take(i, i + n)
-                continue
-            g = vocab.genres.get(k) or (vocab.genres.get(_singular(k)) if n == 1 else None)
-            if g:
-                _add_entity(s, Match(g, vocab.labels[g], "genre", raw, 1.0, "label"), neg)
-                s.take(i, i + n)
-                continue
-            if k in vocab.others and k not in vocab.explaining_words:
-                ent = vocab.others[k][0]
-                _add_entity(s, Match(ent, vocab.labels[ent], ent.partition(":")[0], raw, 1.0,
-                                     "label"), neg)
-                s.take(i, i + n)
-                continue
-            hits = vocab.titles.get(k)
-            if hits and _title_allowed(s, vocab, i, n):
-                match = Match(hits[0], vocab.labels[hits[0]], "movie", raw, 0.8, "title")
-                (s.exclude if neg else s.like).append(match)
-                s.take(i, i + n)
+    for i, n, k in _free_spans(s, vocab.max_words):
+        raw = " ".join(s.raw[i:i + n])
+        neg = s.negated[i]
+        if k in vocab.lexicon:
+            for ent, conf in vocab.lexicon[k]:
+                exact = key(vocab.labels[ent]) in (k, _singular(k))
+                _add_entity(s, Match(ent, vocab.labels[ent], "genre", raw,
+                                     1.0 if exact else conf, "label" if exact else "lexicon"),
+                            neg)
+            s.take(i, i + n)
+            continue
+        g = vocab.genres.get(k) or (vocab.genres.get(_singular(k)) if n == 1 else None)
+        if g:
+            _add_entity(s, Match(g, vocab.labels[g], "genre", raw, 1.0, "label"), neg)
+            s.take(i, i + n)
+            continue
+        if k in vocab.others and k not in vocab.explaining_words:
+            ent = vocab.others[k][0]
+            _add_entity(s, Match(ent, vocab.labels[ent], ent.partition(":")[0], raw, 1.0,
+                                 "label"), neg)
+            s.take(i, i + n)
+            continue
+        hits = vocab.titles.get(k)
+        if hits and _title_allowed(s, vocab, i, n):
+            match = Match(hits[0], vocab.labels[hits[0]], "movie", raw, 0.8, "title")
+            (s.exclude if neg else s.like).append(match)
+            s.take(i, i + n)
 
 
 def _title_allowed(s: _State, vocab: Vocabulary, i: int, n: int) -> bool:
