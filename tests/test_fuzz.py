@@ -150,6 +150,19 @@ RATING_HEADERS = st.sampled_from([["user_id", "item_id", "rating", "timestamp"]]
     ["user_id", "item_id", "rating"], ["user", "item", "rating"]])
 
 
+def load_or_named_error(read, folder: Path) -> None:
+    """``read(folder)`` either loads a valid dataset or raises a ``DataError`` naming the
+    file at fault; anything else fails the test."""
+    try:
+        ds = read(folder)
+    except DataError as exc:
+        event(outcome(exc))
+        assert exc.path is not None and str(exc.path) in str(exc)  # names the file
+        return
+    event("loaded")
+    assert_valid(ds)
+
+
 @FUZZ
 @given(item_header=ITEM_HEADERS, rating_header=RATING_HEADERS, data=st.data(),
        mangles=st.tuples(MANGLE, MANGLE))
@@ -160,14 +173,7 @@ def test_csv_loader_raises_only_data_errors(item_header, rating_header, data, ma
         for name, rows, (cut, noise) in (("items.csv", items, mangles[0]),
                                          ("ratings.csv", ratings, mangles[1])):
             (folder / name).write_bytes(mangle(csv_text(rows, ",").encode(), cut, noise))
-        try:
-            ds = read_csv_folder(folder)
-        except DataError as exc:
-            event(outcome(exc))
-            assert exc.path is not None and str(exc.path) in str(exc)  # names the file
-            return
-        event("loaded")
-        assert_valid(ds)
+        load_or_named_error(read_csv_folder, folder)
 
 
 @FUZZ
@@ -231,14 +237,7 @@ def test_recbole_loader_raises_only_data_errors(inter_header, item_header, data,
             text = "\n".join("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row)
                              for row in rows) + "\n"
             (folder / name).write_bytes(mangle(text.encode(), cut, noise))
-        try:
-            ds = read_recbole(folder)
-        except DataError as exc:
-            event(outcome(exc))
-            assert exc.path is not None and str(exc.path) in str(exc)  # names the file
-            return
-        event("loaded")
-        assert_valid(ds)
+        load_or_named_error(read_recbole, folder)
 
 
 # -- artifacts ----------------------------------------------------------------------------------
