@@ -233,7 +233,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
     """
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, mean_segments, to_csr, training_segments
-    from kgrec.models.registry import CLOSED_FORM, get_spec, is_inductive
+    from kgrec.models.registry import CLOSED_FORM, components, get_spec, is_inductive
     from kgrec.train import build_context, fit_model
 
     config = config or KGRecConfig()
@@ -255,6 +255,9 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
         candidates = torch.tensor([kg.item_index(i) for i in split.cold_items], dtype=torch.long)
     segments = training_segments(ctx.train)
     reports: dict[str, ModelReport] = {}
+    # (name, seed; None for closed forms) -> fit: a fusion reuses its components' fits
+    fits: dict[tuple[str, int | None], Any] = {}
+    wanted = {p for m in models for p in components(m, config)}
     for name in models:
         if split.is_cold_start and not is_inductive(name, config):
             reports[name] = ModelReport(name, note="cannot score unseen items (not inductive)")
@@ -268,17 +271,24 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 log_path = str(Path(log_dir) / f"{name}-seed{seed}.jsonl")
                 Path(log_path).unlink(missing_ok=True)
             cfg = config.replace(train={"seed": seed, "log_path": log_path})
+            parts = components(name, config)
+            done = {p: fits[key] for p in parts
+                    if (key := (p, None if get_spec(p).fit == CLOSED_FORM else seed)) in fits}
             with PeakMemory() as memory:
                 start = time.perf_counter()
-                fitted = fit_model(name, ctx, cfg)
+                fitted = fit_model(name, ctx, cfg, fitted=done)
                 train_seconds = time.perf_counter() - start
                 start = time.perf_counter()
                 result = evaluate(fitted.model, test=test, mask=mask, ks=(10, 20),
                                   candidates=candidates, item_popularity=ctx.item_popularity,
                                   segments=segments)
                 eval_seconds = time.perf_counter() - start
+            if name in wanted:
+                fits[(name, seed if trainable else None)] = fitted
             runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
         reports[name] = _summarise(name, runs)
+        if done:
+            reports[name].details["reused_fits"] = sorted(done)
         reports[name].details["segments"] = mean_segments(r[2].segments for r in runs)
         if ablate:
             from kgrec.evaluate.ablation import run_ablation
@@ -287,6 +297,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                 name, ctx, test=test, mask=mask, config=config, seeds=[r[0] for r in runs],
                 remove=ablate, candidates=candidates, item_popularity=ctx.item_popularity,
                 segments=segments, full_results=[r[2] for r in runs],
+                full_fits=[r[1] for r in runs],
                 encode_text=None if features is None else _text_encoder(ds, config)).to_dict()
         if name in explain_models and not split.is_cold_start:
             start = time.perf_counter()

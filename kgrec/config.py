@@ -121,6 +121,9 @@ class ModelConfig:
             validation NDCG@10.
         reference_epochs: epoch budget of the ``pyg-lightgcn`` speed reference (it
             re-normalises the graph every batch and is ~25x slower per epoch).
+        side_w_kg, side_w_text: ``kg-text-dlae``'s weights of the KG and text
+            pseudo-users for movies with training ratings (10, 100; see
+            :mod:`kgrec.models.side_linear`).
     """
 
     name: str = "hybrid"
@@ -142,6 +145,8 @@ class ModelConfig:
     sage_rated_dropout: float = 0.5
     hybrid_components: tuple[str, ...] = ("dlae", "lightgcn")
     reference_epochs: int = 20
+    side_w_kg: float = 10.0
+    side_w_text: float = 100.0
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:

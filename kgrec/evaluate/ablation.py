@@ -22,6 +22,14 @@ the *gap* of a variant is the relative change of the full model over it,
 
 so a positive gap means the removed signal helped. A model that ignores the KG has
 exactly zero ``kg`` gap (its fits are identical).
+
+The components of a fusion that read neither the KG nor the text (:func:`signal_free`:
+DLAE, EASE, LightGCN over ratings) would be refitted to the same parameters in every
+variant; given the full model's fits, their state is reused and only the components
+that read a removed signal, and the fusion weights, are fitted again. Given the full
+model's fits *and* results, a model that is itself signal-free is not refitted at all
+(its variants are its full results, listed in ``reused``); without them it is refitted,
+which checks that its fits are indeed identical.
 """
 
 from __future__ import annotations
@@ -40,12 +48,25 @@ if TYPE_CHECKING:
     from kgrec.evaluate.ranking import EvalResult
     from kgrec.evaluate.segments import Segments
     from kgrec.graph import KnowledgeGraph
-    from kgrec.train import ModelContext
+    from kgrec.train import FitResult, ModelContext
 
 SIGNALS = ("kg", "text")
 
 #: ``graph -> {node_type: FloatTensor [num_nodes, D]}``: node text features of a graph
 TextEncodeFn = Callable[["KnowledgeGraph"], "dict[str, torch.Tensor]"]
+
+
+def signal_free(name: str, config: KGRecConfig) -> bool:
+    """Whether model ``name`` reads neither KG edges nor text features under ``config``
+    (its spec: not ``uses_kg``, not ``needs_text``; a fusion: none of its components):
+    its fit is the same in every ablation variant."""
+    from kgrec.models.registry import components, get_spec
+
+    parts = components(name, config)
+    if parts:
+        return all(signal_free(part, config) for part in parts)
+    spec = get_spec(name)
+    return not spec.uses_kg and not spec.needs_text(config)
 
 
 def without_kg(kg: KnowledgeGraph) -> KnowledgeGraph:
@@ -110,6 +131,8 @@ class AblationResult:
         metrics: variant → metric name → mean over seeds.
         std: variant → metric name → population std over seeds (0 for one seed).
         segments: variant → segment name → metric name → mean (when segments were given).
+        reused: models and components whose full fits stood in for refits (they read
+            neither signal).
     """
 
     model: str
@@ -117,6 +140,7 @@ class AblationResult:
     metrics: dict[str, dict[str, float]]
     std: dict[str, dict[str, float]]
     segments: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
 
     def gap(self, variant: str, metric: str = "ndcg@10", segment: str | None = None) -> float:
         """Relative gain of the full model over ``variant`` (module docstring)."""
@@ -127,12 +151,12 @@ class AblationResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "seeds": self.seeds, "metrics": self.metrics,
-                "std": self.std, "segments": self.segments}
+                "std": self.std, "segments": self.segments, "reused": self.reused}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AblationResult:
         return cls(data["model"], list(data["seeds"]), data["metrics"], data["std"],
-                   data.get("segments") or {})
+                   data.get("segments") or {}, list(data.get("reused") or []))
 
     def table(self, metrics: Sequence[str] = ("ndcg@10", "recall@20"),
               segment: str | None = "user_q1") -> str:
@@ -159,7 +183,8 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
                  remove: Sequence[str] = SIGNALS, candidates: torch.Tensor | None = None,
                  item_popularity: torch.Tensor | None = None, segments: Segments | None = None,
                  full_results: Sequence[EvalResult] | None = None,
-                 encode_text: TextEncodeFn | None = None) -> AblationResult:
+                 encode_text: TextEncodeFn | None = None,
+                 full_fits: Sequence[FitResult] | None = None) -> AblationResult:
     """Fit and test model ``name`` on ``ctx`` and on its ablated copies, per seed.
 
     Args:
@@ -175,6 +200,8 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
         full_results: already measured test results of the full model, one per seed (the
             benchmark passes its own, so the full model is not fitted twice).
         encode_text: re-encodes node text of the KG-less graph (:func:`ablate_context`).
+        full_fits: the full model's fits, one per seed: a fusion's :func:`signal_free`
+            components are taken from them instead of being refitted.
 
     Returns:
         An :class:`AblationResult`.
@@ -186,20 +213,26 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
 
     config = config or KGRecConfig()
     seeds = list(seeds)
-    if full_results is not None and len(full_results) != len(seeds):
-        raise ValueError(f"{len(full_results)} full_results for {len(seeds)} seeds")
+    for given, label in ((full_results, "full_results"), (full_fits, "full_fits")):
+        if given is not None and len(given) != len(seeds):
+            raise ValueError(f"{len(given)} {label} for {len(seeds)} seeds")
+    reusable = [{} for _ in seeds] if full_fits is None else [
+        {n: f for n, f in fit.component_fits().items() if signal_free(n, config)}
+        for fit in full_fits]
+    skip = full_fits is not None and full_results is not None and signal_free(name, config)
+    reused = [name] if skip else sorted(set().union(*reusable))
     metrics: dict[str, dict[str, float]] = {}
     std: dict[str, dict[str, float]] = {}
     by_segment: dict[str, dict[str, dict[str, float]]] = {}
     for variant, removed in variants(remove).items():
-        if variant == "full" and full_results is not None:
+        if (variant == "full" or skip) and full_results is not None:
             results = list(full_results)
         else:
             vctx = ablate_context(ctx, removed, encode_text) if removed else ctx
             results = []
-            for seed in seeds:
+            for seed, reuse in zip(seeds, reusable):
                 cfg = config.replace(train={"seed": seed})
-                fitted = fit_model(name, vctx, cfg)
+                fitted = fit_model(name, vctx, cfg, fitted=reuse)
                 results.append(evaluate(fitted.model, test=test, mask=mask, ks=(10, 20),
                                         candidates=candidates, item_popularity=item_popularity,
                                         segments=segments))
@@ -209,8 +242,8 @@ def run_ablation(name: str, ctx: ModelContext, *, test: sp.spmatrix, mask: sp.sp
         seg = mean_segments(r.segments for r in results)
         if seg:
             by_segment[variant] = seg
-    return AblationResult(name, seeds, metrics, std, by_segment)
+    return AblationResult(name, seeds, metrics, std, by_segment, reused)
 
 
-__all__ = ["AblationResult", "SIGNALS", "ablate_context", "run_ablation", "variants",
-           "without_kg"]
+__all__ = ["AblationResult", "SIGNALS", "ablate_context", "run_ablation", "signal_free",
+           "variants", "without_kg"]

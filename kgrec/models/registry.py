@@ -124,6 +124,7 @@ def _kg_text_dlae(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     return KGTextDLAE(inputs.kg.num_users, inputs.kg.num_items,
                       item_entities=inputs.item_entities(config.model.kg_relations)[0],
                       item_text=(inputs.node_features or {}).get("movie"),
+                      w_kg=config.model.side_w_kg, w_text=config.model.side_w_text,
                       dropout=config.model.dlae_dropout, reg=config.model.dlae_reg)
 
 

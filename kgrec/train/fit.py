@@ -9,6 +9,7 @@ components whose weights are then chosen on validation data).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,13 +134,28 @@ class FitResult:
     training: TrainResult | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def component_fits(self) -> dict[str, FitResult]:
+        """A fusion's fitted components as results of their own (``{}`` otherwise)."""
+        trainings = self.details.get("components") or {}
+        parts = getattr(self.model, "components", None)
+        if not isinstance(parts, dict):
+            return {}
+        return {n: FitResult(n, m, trainings.get(n)) for n, m in parts.items()}
 
-def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig) -> FitResult:
+
+def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig,
+         fitted: Mapping[str, FitResult] | None = None) -> FitResult:
     spec = get_spec(name)
     if spec.fit == FUSION:
         from kgrec.train.fusion import fit_fusion_weights
 
-        parts = {n: _fit(n, m, ctx, config) for n, m in model.components.items()}
+        parts = {}
+        for n, m in model.components.items():
+            if fitted and n in fitted:  # the same fit: copy its state, skip the refit
+                m.load_state_dict(fitted[n].model.state_dict())
+                parts[n] = FitResult(n, m, fitted[n].training)
+            else:
+                parts[n] = _fit(n, m, ctx, config)
         details: dict[str, Any] = {"components": {n: p.training for n, p in parts.items()}}
         if ctx.valid is not None:
             _, details["valid_ndcg@10"] = fit_fusion_weights(model, ctx.valid, ctx.train)
@@ -160,7 +176,19 @@ def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig)
     return FitResult(name, model, training)
 
 
-def fit_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> FitResult:
-    """Build model ``name`` and fit it on ``ctx`` as its spec says."""
+def fit_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None, *,
+              fitted: Mapping[str, FitResult] | None = None) -> FitResult:
+    """Build model ``name`` and fit it on ``ctx`` as its spec says.
+
+    Args:
+        name: registered model name.
+        ctx: training data.
+        config: hyper-parameters (default :class:`KGRecConfig`).
+        fitted: component name → a fit of that component on the same training matrix,
+            under the same config and seed (e.g. the benchmark's own fit of ``lightgcn``
+            before ``hybrid``): a fusion copies their state instead of refitting them.
+            The caller vouches that the fit is the one it would get (see
+            :func:`kgrec.evaluate.ablation.signal_free`).
+    """
     config = config or KGRecConfig()
-    return _fit(name, build_model(name, ctx, config), ctx, config)
+    return _fit(name, build_model(name, ctx, config), ctx, config, fitted)

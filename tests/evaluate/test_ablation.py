@@ -11,7 +11,8 @@ import torch
 from kgrec.cli import main
 from kgrec.data import random_split, write_split
 from kgrec.evaluate import to_csr, training_segments
-from kgrec.evaluate.ablation import ablate_context, run_ablation, variants, without_kg
+from kgrec.evaluate.ablation import (AblationResult, ablate_context, run_ablation, variants,
+                                     without_kg)
 from kgrec.graph import KnowledgeGraph
 from kgrec.train import ModelContext
 
@@ -76,3 +77,54 @@ def test_benchmark_ablate_mode(sample_dataset, tmp_path, capsys):
     assert ablation["metrics"]["no kg"] == ablation["metrics"]["full"]
     assert set(data["models"]["dlae"]["segments"]) >= {"user_q1", "item_tail"}
     assert "item_tail" in data["segments"]
+
+
+def test_fusion_ablation_refits_only_the_components_that_read_a_signal(problem, monkeypatch):
+    """Given the full fits, a fusion's signal-free components (EASE here) are reused in
+    every variant and the KG-and-text component is refitted; the numbers are those of
+    refitting everything."""
+    from kgrec.config import KGRecConfig
+    from kgrec.evaluate.ablation import signal_free
+    from kgrec.models.baselines import EASE
+    from kgrec.train import fit_model
+
+    _, kg, ctx, test, mask = problem
+    config = KGRecConfig().replace(model={"hybrid_components": ("ease", "kg-text-dlae")})
+    assert signal_free("ease", config) and signal_free("lightgcn", config)
+    assert not signal_free("kg-text-dlae", config) and not signal_free("sage", config)
+    assert not signal_free("lightgcn", config.replace(model={"text_mode": "fuse"}))
+    full = fit_model("hybrid", ctx, config)
+    everything = run_ablation("hybrid", ctx, test=test, mask=mask, config=config, remove=("kg",))
+    fits = []
+    real_fit = EASE.fit
+    monkeypatch.setattr(EASE, "fit", lambda self, x: fits.append(1) or real_fit(self, x))
+    reused = run_ablation("hybrid", ctx, test=test, mask=mask, config=config, remove=("kg",),
+                          full_fits=[full])
+    assert fits == []  # the full model and "no kg", no EASE refit
+    assert reused.reused == ["ease"] and everything.reused == []
+    assert reused.metrics == everything.metrics
+    assert reused.metrics["no kg"] != reused.metrics["full"]
+    with pytest.raises(ValueError, match="full_fits"):
+        run_ablation("hybrid", ctx, test=test, mask=mask, config=config, full_fits=[full, full])
+
+
+def test_signal_free_model_given_its_full_fits_is_not_refitted(problem, monkeypatch):
+    """EASE given its full fit and result: every variant is that result, and no fit runs;
+    a fusion with a KG-reading component is not signal-free."""
+    from kgrec.config import KGRecConfig
+    from kgrec.evaluate import evaluate
+    from kgrec.evaluate.ablation import signal_free
+    from kgrec.models.baselines import EASE
+    from kgrec.train import fit_model
+
+    _, kg, ctx, test, mask = problem
+    full = fit_model("ease", ctx)
+    result = evaluate(full.model, test=test, mask=mask, ks=(10, 20))
+    monkeypatch.setattr(EASE, "fit", lambda self, x: pytest.fail("EASE refitted"))
+    res = run_ablation("ease", ctx, test=test, mask=mask, full_fits=[full],
+                       full_results=[result])
+    assert res.reused == ["ease"] and res.metrics["no kg+text"] == res.metrics["full"]
+    assert AblationResult.from_dict(res.to_dict()).reused == ["ease"]
+    config = KGRecConfig().replace(model={"hybrid_components": ("dlae", "lightgcn-kg")})
+    assert not signal_free("hybrid", config)
+    assert signal_free("hybrid", config.replace(model={"hybrid_components": ("dlae", "ease")}))

@@ -89,3 +89,25 @@ def test_warm_negatives_and_training_options_come_from_the_spec(parts, monkeypat
     np.testing.assert_array_equal(seen["negatives"], warm)
     assert seen["config"].epochs == 7
     assert registry.REGISTRY["sage"].warm_negatives and not registry.REGISTRY["lightgcn"].warm_negatives
+
+
+def test_fusion_reuses_given_component_fits(parts, monkeypatch):
+    """A fusion given a component's fit copies its state (no second BPR run) and scores
+    exactly as the fusion fitted from scratch with the same seed."""
+    from kgrec.train import fit as fit_module
+
+    _, ctx = parts
+    config = FAST.replace(model={"hybrid_components": ("ease", "lightgcn")})
+    alone = fit_model("lightgcn", ctx, config)
+    scratch = fit_model("hybrid", ctx, config)
+    assert alone.component_fits() == {} and set(scratch.component_fits()) == {"ease", "lightgcn"}
+    runs = []
+    real = fit_module.train_bpr
+    monkeypatch.setattr(fit_module, "train_bpr", lambda *a, **k: runs.append(1) or real(*a, **k))
+    reused = fit_model("hybrid", ctx, config, fitted={"lightgcn": alone})
+    assert runs == []
+    assert reused.details["components"]["lightgcn"] is alone.training
+    users = torch.arange(ctx.kg.num_users)
+    with torch.no_grad():
+        torch.testing.assert_close(reused.model.score(users), scratch.model.score(users))
+    assert reused.details["weights"] == scratch.details["weights"]
