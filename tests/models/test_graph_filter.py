@@ -53,3 +53,16 @@ def test_registered_as_closed_form():
 
     spec = get_spec("gf-cf")
     assert spec.fit == CLOSED_FORM and not spec.inductive and not spec.uses_kg
+
+
+def test_truncated_and_dense_eigenvectors_span_the_same_space():
+    """V_k V_k^T from ARPACK (k < min(U, I) - 1) and from the dense fallback both equal
+    the projection on the top-k right singular vectors of a full SVD."""
+    from kgrec.models.graph_filter import top_right_singular_vectors
+
+    X = random_interactions(seed=3)[:, :-1]
+    _, _, vt = np.linalg.svd(X)
+    for k in (3, 18, 19):  # 19 >= min(30, 19) - 1: dense fallback
+        V = top_right_singular_vectors(sp.csr_matrix(X), k)
+        assert V.shape == (X.shape[1], k)
+        np.testing.assert_allclose(V @ V.T, vt[:k].T @ vt[:k], atol=1e-8)
