@@ -112,3 +112,19 @@ def test_usable_as_a_hybrid_component():
 
     assert ModelConfig(hybrid_components=("kg-text-dlae", "lightgcn")).hybrid_components[0] == \
         "kg-text-dlae"
+
+
+def test_registry_passes_the_configured_side_weights(sample_dataset):
+    """``model.side_w_kg`` / ``side_w_text`` reach the kg-text-dlae the registry builds."""
+    from kgrec.config import KGRecConfig
+    from kgrec.data import random_split
+    from kgrec.models.registry import build_model
+    from kgrec.train import build_context
+
+    split = random_split(sample_dataset.ratings, (0.8, 0.1, 0.1), seed=0)
+    ctx = build_context(sample_dataset, split.train, split.valid, KGRecConfig(), text=False)
+    model = build_model("kg-text-dlae", ctx, KGRecConfig().replace(
+        model={"side_w_kg": 30.0, "side_w_text": 0.0}))
+    assert (model.w_kg, model.w_text) == (30.0, 0.0)
+    default = build_model("kg-text-dlae", ctx, KGRecConfig())
+    assert (default.w_kg, default.w_text) == (10.0, 100.0)
