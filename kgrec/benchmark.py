@@ -230,6 +230,10 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             configured model, ``config.model.name``; ``()`` for none).
         ablate: signals (``"kg"``, ``"text"``) to remove in an ablation of every model,
             same split and seeds (:func:`kgrec.evaluate.ablation.run_ablation`).
+
+    A fusion model listed after its components reuses their fits of the same seed
+    (``details["reused_fits"]``; its ``train_seconds`` are then its own work only), and
+    the ablation reuses the fits that read neither signal: nothing measured changes.
     """
     from kgrec.data import load_dataset, read_split
     from kgrec.evaluate import evaluate, mean_segments, to_csr, training_segments

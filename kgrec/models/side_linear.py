@@ -38,6 +38,17 @@ all weights 0 (or no KG and zero text) this is exactly DLAE. Defaults were chose
 validation data only (warm: ``random-811-seed0``'s ``valid.tsv``; cold: movies carved out
 of ``cold-items-seed0``'s training movies by :func:`kgrec.data.splits.cold_validation_split`;
 see BENCHMARKS.md).
+
+**In the KG hybrid** (``configs/ml100k-kg-hybrid.toml``) this model is one component of
+:class:`kgrec.models.hybrid.ScoreFusion`, next to DLAE and LightGCN, with the per-user
+standardised scores :math:`z` fused as
+
+.. math:: \hat y_{ui} = w_1 z_{DLAE}(u, i) + w_2 z_{B(w)}(u, i) + w_3 z_{LightGCN}(u, i)
+
+(:math:`w \ge 0`, :math:`\sum w = 1`, fitted on validation NDCG@10), with
+:math:`w_{kg} = 30, w_{text} = 0` (``model.side_w_kg``, ``model.side_w_text``, chosen
+inside the fusion on validation): the KG enters as a prior on DLAE's item–item weights
+that LightGCN's errors do not share.
 """
 
 from __future__ import annotations
