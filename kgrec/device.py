@@ -8,9 +8,14 @@ torch with "Torch not compiled with CUDA enabled".
 
 from __future__ import annotations
 
+import itertools
 import warnings
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DeviceFallbackWarning", "resolve_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["DeviceFallbackWarning", "HostView", "host_view", "model_device", "resolve_device"]
 
 
 class DeviceFallbackWarning(UserWarning):
@@ -55,3 +60,46 @@ def resolve_device(requested: str | None, what: str = "kgrec") -> str:
                           "running on the CPU", DeviceFallbackWarning, stacklevel=2)
             return "cpu"
     return name
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of a module's first parameter or buffer (the CPU when it has none)."""
+    import torch
+
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+class HostView:
+    """A CPU-in, CPU-out view of a scoring model that lives on another device.
+
+    ``score(users)`` and ``score_history(history)`` move their ``[B]`` / ``[B, I]``
+    input to the model's device and return ``[B, I]`` scores on the CPU; every other
+    attribute is the model's own. The recommender's request scoring and explanations
+    work on CPU tensors (sparse histories, masks, numpy), so a model on ``cuda`` is
+    served through this view while its matrix products run on the GPU.
+
+    Args:
+        model: the model (any ``ScoringModel``).
+    """
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.device = model_device(model)
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        return self.model.score(users.to(self.device)).cpu()
+
+    def score_history(self, history: torch.Tensor) -> torch.Tensor:
+        return self.model.score_history(history.to(self.device)).cpu()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("model", "device"):  # not set yet (e.g. while copying)
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+def host_view(model: Any) -> Any:
+    """``model`` itself when it is on the CPU, else its :class:`HostView`."""
+    return model if model_device(model).type == "cpu" else HostView(model)

@@ -96,17 +96,20 @@ class Recommender:
         from kgrec.serve.resolve import Resolver
         from kgrec.serve.scoring import Scorer
 
+        from kgrec.device import host_view
+
         kg = context.kg
         self.dataset_, self.context_, self.kg_, self.model_ = dataset, context, kg, model.eval()
         self.features_ = context.node_features
         self._seen_ratings = seen.loc[:, ["user_id", "item_id", "rating", "timestamp"]]
         self._seen = to_csr(seen, kg)
         self.catalog_ = Catalog.build(kg, dataset.items, context.item_years)
-        self.scorer_ = Scorer(model, self.catalog_, context.item_features, context.train,
+        scoring = host_view(model)  # CPU tensors in and out, whatever the model's device
+        self.scorer_ = Scorer(scoring, self.catalog_, context.item_features, context.train,
                               self._seen, self.config.text)
         vectors = item_vectors(model, self.scorer_.item_features)
-        self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
-                                        anchor_effect=model_anchor_effect(model, kg.num_items),
+        self.explainer_ = PathExplainer(kg, item_similarity=vectors.cpu().numpy(),
+                                        anchor_effect=model_anchor_effect(scoring, kg.num_items),
                                         movies=dataset.items,
                                         max_hops=self.config.explain.max_hops)
         self.resolve_ = Resolver(kg, self.scorer_, self.catalog_)
@@ -232,12 +235,21 @@ class Recommender:
                                             self.model_.state_dict(), self._seen_ratings))
 
     @classmethod
-    def load(cls, path: Any) -> Recommender:
+    def load(cls, path: Any, *, device: str | None = None) -> Recommender:
         """Load a folder written by :meth:`save`; every file is checked against the
-        manifest's sha256 first, tensors are read with safetensors (no code runs)."""
+        manifest's sha256 first, tensors are read with safetensors (no code runs).
+
+        Args:
+            path: the saved folder.
+            device: where the model scores (``"cpu"``, ``"cuda"``, ...; default: the
+                saved ``train.device``); an absent GPU falls back to the CPU with a
+                :class:`~kgrec.device.DeviceFallbackWarning`.
+        """
+        from kgrec.device import resolve_device
         from kgrec.serve.artifacts import load_fitted
 
         saved, ctx, model = load_fitted(path)
+        model.to(resolve_device(device or saved.config.train.device, "Recommender.load"))
         rec = cls(saved.config)
         rec._setup(saved.dataset, ctx, model, saved.seen)
         return rec
