@@ -90,12 +90,23 @@ def init_distributed(device: str = "cpu") -> DistributedInfo:
             raise RuntimeError("--distributed needs the process group that torchrun sets up: "
                                "launch with `torchrun --nproc-per-node N -m kgrec ...` "
                                "(see the README, 'Beyond one machine')")
-        if use_nccl:
-            torch.cuda.set_device(dist.get_node_local_rank())
         dist.init_process_group(backend=backend)
-    return DistributedInfo(dist.get_rank(), dist.get_world_size(),
-                           dist.get_node_local_rank(fallback_rank=dist.get_rank()),
+        if use_nccl:
+            torch.cuda.set_device(_local_rank())
+    return DistributedInfo(dist.get_rank(), dist.get_world_size(), _local_rank(),
                            dist.get_backend())
+
+
+def _local_rank() -> int:
+    """This process's rank on its machine: torchrun's value through
+    ``dist.get_node_local_rank`` where torch has it; in older torch the global rank
+    modulo the visible GPUs (the same for the usual one-process-per-GPU launch)."""
+    import torch
+    import torch.distributed as dist
+
+    if hasattr(dist, "get_node_local_rank"):
+        return dist.get_node_local_rank(fallback_rank=dist.get_rank())
+    return dist.get_rank() % max(torch.cuda.device_count(), 1)
 
 
 def rank_device(device: str) -> str:
@@ -105,7 +116,7 @@ def rank_device(device: str) -> str:
     import torch.distributed as dist
 
     if device == "cuda" and dist.is_available() and dist.is_initialized():
-        return f"cuda:{dist.get_node_local_rank(fallback_rank=dist.get_rank())}"
+        return f"cuda:{_local_rank()}"
     return device
 
 

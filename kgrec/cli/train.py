@@ -22,6 +22,14 @@ rank 0 only, and rank 0 alone saves the folder (see :mod:`kgrec.distributed`).
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgrec.config import KGRecConfig
+    from kgrec.data.dataset import MovieDataset
+    from kgrec.data.splits import Split
+    from kgrec.distributed import DistributedInfo
+    from kgrec.recommender import Recommender
 
 NAME = "train"
 HELP = "Fit a recommender on a dataset and save it (config, weights, graph) to a folder."
@@ -69,7 +77,7 @@ def add_distributed_argument(parser: argparse.ArgumentParser) -> None:
                              "when launched by torchrun; an error otherwise); rank 0 writes")
 
 
-def join_process_group(requested: bool, device: str = "cpu"):
+def join_process_group(requested: bool, device: str = "cpu") -> DistributedInfo | None:
     """The :class:`~kgrec.distributed.DistributedInfo` of this process when it runs
     distributed (``requested``, or launched by ``torchrun``), else ``None``. A
     :class:`CLIError` says how to launch when ``requested`` outside ``torchrun``."""
@@ -192,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
         shutdown()
 
 
-def _fit_distributed(config, dataset, split, group):
+def _fit_distributed(config: KGRecConfig, dataset: MovieDataset, split: Split,
+                     group: DistributedInfo) -> Recommender | None:
     """Fit under ``torchrun``: rank 0 builds the context first (filling the text cache the
     others then read), every rank trains its shards of the BPR batches; rank 0 returns
     the fitted :class:`Recommender`, the other ranks ``None``."""
@@ -214,7 +223,8 @@ def _fit_distributed(config, dataset, split, group):
     return None
 
 
-def _run(args: argparse.Namespace, config, group, start: float) -> int:
+def _run(args: argparse.Namespace, config: KGRecConfig, group: DistributedInfo | None,
+         start: float) -> int:
     import json
     import time
 
