@@ -75,3 +75,17 @@ def test_kgrec_train_in_a_log_file_has_stage_lines_and_no_bar(launch, tmp_path):
     assert "\r" not in done.stderr
     names = [m["name"] for m in map(STAGE_LINE.match, done.stderr.splitlines()) if m]
     assert names == ["load", "graph", "text", "model dlae", "save"], done.stderr
+
+
+def test_a_download_off_a_terminal_prints_one_line_and_no_bar(tmp_path, capsys):
+    from kgrec.data.sources.download import _download
+
+    served = tmp_path / "archive.zip"
+    served.write_bytes(bytes(300_000))
+    got = _download(served.as_uri(), tmp_path, "toy")
+    assert got.read_bytes() == served.read_bytes()
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and STAGE_LINE.match(lines[0]), lines
+    assert lines[0].startswith("kgrec: download toy: ") and lines[0].endswith("(0.3 MiB)")
