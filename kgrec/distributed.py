@@ -89,7 +89,7 @@ def init_distributed(device: str = "cpu") -> DistributedInfo:
         if not launched_by_torchrun():
             raise RuntimeError("--distributed needs the process group that torchrun sets up: "
                                "launch with `torchrun --nproc-per-node N -m kgrec ...` "
-                               "(see the README, 'Beyond one machine')")
+                               "(see the README, 'Beyond one process: torchrun')")
         dist.init_process_group(backend=backend)
         if use_nccl:
             torch.cuda.set_device(_local_rank())
