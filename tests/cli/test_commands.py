@@ -153,7 +153,7 @@ def test_train_saves_and_reports_validation(trained):
 
 
 def test_train_distributed_on_two_gloo_ranks_matches_one_process(trained, split_dir, tmp_path,
-                                                                 launch):
+                                                                 capsys, launch):
     """``torchrun --nproc-per-node 2 -m kgrec train ... --distributed``: rank 0 alone
     prints and saves; validation NDCG@10 within 0.01 of the one-process ``trained``."""
     out = tmp_path / "ddp"
