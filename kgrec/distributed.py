@@ -21,6 +21,7 @@ of 1), so library code calls them unconditionally.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 __all__ = ["DistributedInfo", "all_reduce_sum", "barrier", "broadcast_float",
            "init_distributed", "is_primary", "launched_by_torchrun", "rank_device",
            "shutdown", "world"]

@@ -88,6 +88,7 @@ class Recommender:
 
     def _setup(self, dataset: MovieDataset, context: ModelContext, model: torch.nn.Module,
                seen: pd.DataFrame) -> None:
+        from kgrec.device import host_view
         from kgrec.evaluate import to_csr
         from kgrec.explain import PathExplainer, model_anchor_effect
         from kgrec.models.base import item_vectors
@@ -95,8 +96,6 @@ class Recommender:
         from kgrec.serve.feedback import FeedbackStore
         from kgrec.serve.resolve import Resolver
         from kgrec.serve.scoring import Scorer
-
-        from kgrec.device import host_view
 
         kg = context.kg
         self.dataset_, self.context_, self.kg_, self.model_ = dataset, context, kg, model.eval()

@@ -30,8 +30,8 @@ def saved_model(tmp_path_factory, sample_dataset):
 @pytest.mark.parametrize("num_users, batch_size, world", [
     (450, 64, 1), (450, 64, 2), (450, 64, 3), (450, 1000, 2), (7, 2, 5), (0, 4, 2), (1, 1, 1)])
 def test_shards_cover_every_user_exactly_once(num_users, batch_size, world):
-    users = [u for rank in range(world) for chunk in shard_chunks(num_users, batch_size, rank, world)
-             for u in chunk]
+    users = [u for rank in range(world)
+             for chunk in shard_chunks(num_users, batch_size, rank, world) for u in chunk]
     assert users == list(range(num_users))  # each once, in index order, rank after rank
     # the chunks, and so each user's scoring batch, do not depend on the number of ranks
     alone = [tuple(c) for c in shard_chunks(num_users, batch_size, 0, 1)]

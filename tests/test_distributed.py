@@ -8,6 +8,7 @@ plain process. Skipped when torch.distributed or gloo is unavailable.
 
 from __future__ import annotations
 
+import itertools
 import json
 import textwrap
 from pathlib import Path
@@ -44,7 +45,8 @@ SCRIPT = textwrap.dedent('''
     split = random_split(data.ratings, (0.9, 0.1, 0.0), seed=3)
     ctx = build_context(data, split.train, split.valid, config, text=False)
     fit = fit_model("hybrid", ctx, config)
-    record = {"rank": rank, "world": size, "history": fit.training.history, "best_epoch": fit.training.best_epoch,
+    record = {"rank": rank, "world": size, "history": fit.training.history,
+              "best_epoch": fit.training.best_epoch,
               "weights": fit.details.get("weights")}
     if rank == 0:
         result = evaluate(fit.model, test=ctx.valid, mask=ctx.train, ks=(10,))
@@ -136,5 +138,5 @@ def test_batch_shards_sum_to_the_whole_batch():
                 continue
             parts = [_shard(size, r, world) for r in range(world)]
             assert parts[0][0] == 0 and parts[-1][1] == size
-            assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))
             assert max(b - a for a, b in parts) - min(b - a for a, b in parts) <= 1

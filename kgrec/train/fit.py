@@ -105,7 +105,6 @@ def build_context(dataset: MovieDataset, train: pd.DataFrame, valid: pd.DataFram
         encoder: an existing :class:`~kgrec.text.TextEncoder` (keeps its stats).
     """
     from kgrec.evaluate import to_csr
-
     from kgrec.progress import stage
 
     with stage("graph", config.train.show_progress) as progress:
