@@ -7,9 +7,12 @@ of an item's top explanation, the path-connected liked movie with the largest
 :math:`\\Delta_{\\cdot, T}`, so that the movie an explanation cites is the one the score
 depends on most (what :func:`kgrec.explain.quality.fidelity` measures).
 
-One batched call of the model's ``score_history`` per user: ``n + 1`` histories (the full
-one and the ``n`` with one movie left out), ``[n + 1, I]`` scores. For a linear model
-(``score = x B``) this is exact and equals :math:`B_{h_j, i}`.
+One call of the model's ``score_history_loo`` per user (:meth:`kgrec.models.base.ScoringModel.
+score_history_loo`): the scores of the full history and of the ``n`` histories with one movie
+left out, ``[n + 1, I]``. Models with a closed form (linear autoencoders, item–item models,
+LightGCN's fold-in and their fusion) compute it from the history's rows in ``O(n I)``
+instead of ``n + 1`` history products; any other model scores the ``n + 1`` histories in
+batches. For a linear model (``score = x B``) the effect equals :math:`B_{h_j, i}`.
 """
 
 from __future__ import annotations
@@ -59,8 +62,10 @@ def leave_one_out(score_history: Callable[[Any], Any], num_items: int, *,
 
 def model_anchor_effect(model: Any, num_items: int
                         ) -> Callable[[int, np.ndarray], np.ndarray] | None:
-    """:func:`leave_one_out` of ``model.score_history``, or ``None`` when the model cannot
-    score histories (``NotImplementedError``)."""
+    """The model's leave-one-out effect function ``effect(user, history) -> [n, I]``
+    (through its ``score_history_loo`` when it has one, else :func:`leave_one_out` of its
+    ``score_history``), or ``None`` when the model cannot score histories
+    (``NotImplementedError``)."""
     import torch
 
     try:
@@ -68,4 +73,16 @@ def model_anchor_effect(model: Any, num_items: int
             model.score_history(torch.zeros(1, num_items))
     except NotImplementedError:
         return None
-    return leave_one_out(model.score_history, num_items)
+    loo = getattr(model, "score_history_loo", None)
+    if loo is None:
+        return leave_one_out(model.score_history, num_items)
+
+    def effect(user: int, history: np.ndarray) -> np.ndarray:
+        history = np.asarray(history, dtype=np.int64)
+        if len(history) == 0:
+            return np.zeros((0, num_items), dtype=np.float64)
+        with torch.no_grad():
+            scores = loo(torch.from_numpy(history)).double().cpu()
+        return (scores[:1] - scores[1:]).numpy()
+
+    return effect

@@ -32,6 +32,7 @@ one query costs about a millisecond on an ML-100K-sized graph.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -193,8 +194,10 @@ class PathExplainer:
         self._named_node = np.array([display_name(kg, e) is not None
                                      for t in self.index.node_types for e in kg.nodes[t]],
                                     dtype=bool)
-        self._user_cache: tuple[Any, ...] | None = None
-        self._effect_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        # the last user's history and effects, per thread: a top-10 list asks ten times
+        # for one user, and concurrent requests (a server's thread pool) for different
+        # users must neither mix nor evict each other's entries
+        self._caches = threading.local()
 
     # -- construction ------------------------------------------------------------------
     def _make_similarity(self, sim: Any) -> Callable[[np.ndarray, int], np.ndarray] | None:
@@ -248,7 +251,7 @@ class PathExplainer:
         the users who liked each of them (CSR gather: ``raters``, and ``rater_anchor``,
         the position in the liked movies each rater belongs to). Cached for the last
         user, since a top-10 list asks ten times for one user."""
-        cache = self._user_cache
+        cache = getattr(self._caches, "user", None)
         if cache is not None and cache[0] == u:
             return cache[1:]
         ix = self.index
@@ -258,7 +261,7 @@ class PathExplainer:
         dense[items] = weights
         positions, rater_anchor = gather(ix.liker_ptr, items)
         cache = (u, items, weights, dense, ix.likers[positions], rater_anchor)
-        self._user_cache = cache  # one assignment: concurrent callers never mix users
+        self._caches.user = cache
         return cache[1:]
 
     def _effects(self, u: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -266,7 +269,7 @@ class PathExplainer:
         (``None`` without ``anchor_effect`` or for a person not in the graph)."""
         if self._anchor_effect is None or u == NO_USER:
             return None
-        cache = self._effect_cache
+        cache = getattr(self._caches, "effect", None)
         if cache is None or cache[0] != u:
             ix = self.index
             history = ix.rated_movies[ix.rated_ptr[u]:ix.rated_ptr[u + 1]]
@@ -274,7 +277,7 @@ class PathExplainer:
             if effects.shape != (len(history), self.num_items):
                 raise ValueError(f"anchor_effect returned shape {effects.shape}, expected "
                                  f"({len(history)}, {self.num_items})")
-            self._effect_cache = cache = (u, history, effects)
+            self._caches.effect = cache = (u, history, effects)
         return cache[1], cache[2]
 
     def _same_film_mask(self, t: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import ScoringModel
+from kgrec.models.base import ScoringModel, loo_of_sum
 
 __all__ = ["BPRMF", "EASE", "GenreProfile", "ItemKNN", "Popularity", "TextCosine"]
 
@@ -249,6 +249,12 @@ class EASE(_ClosedForm):
     def score_history(self, history: Tensor) -> Tensor:
         """Scores :math:`h B` for arbitrary binary histories ``[B, I]``."""
         return history.to(self.weights.dtype) @ self.weights
+
+    def score_history_loo(self, history: Tensor, batch_size: int = 256) -> Tensor:
+        """Leave-one-out scores ``[n + 1, I]`` in closed form: the sum of the rows
+        :math:`B_h` without each one in turn (``O(n I)``)."""
+        h = torch.as_tensor(history, dtype=torch.long).reshape(-1).to(self.weights.device)
+        return loo_of_sum(self.weights[h])
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reg={self.reg}"

@@ -19,6 +19,7 @@ standardised sum ranks better than either (measured in ``scripts/benchmark.py``)
 
 from __future__ import annotations
 
+import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
@@ -89,8 +90,14 @@ class ScoreFusion(ScoringModel):
     def _exclude(self, users: Tensor) -> Tensor | None:
         if self._history is None:
             return None
-        rows = self._history[users.cpu().numpy()]
-        return torch.from_numpy(rows.toarray() > 0).to(self.fusion_weights.device)
+        h, idx = self._history, users.cpu().numpy().astype(np.int64)
+        start, stop = h.indptr[idx], h.indptr[idx + 1]
+        rows = np.repeat(np.arange(len(idx)), stop - start)
+        cols = h.indices[np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
+                         if len(idx) else np.zeros(0, np.int64)]
+        out = np.zeros((len(idx), self.num_items), dtype=bool)
+        out[rows, cols] = True
+        return torch.from_numpy(out).to(self.fusion_weights.device)
 
     def component_scores(self, users: Tensor) -> dict[str, Tensor]:
         """Standardised scores ``[B, I]`` of each component."""
@@ -113,3 +120,27 @@ class ScoreFusion(ScoringModel):
         exclude = history > 0
         return sum(w * standardize(self.components[n].score_history(history), exclude)
                    for n, w in self.weight_dict().items())
+
+    def score_history_loo(self, history: Tensor, batch_size: int = 256) -> Tensor:
+        """Leave-one-out scores ``[n + 1, I]`` of one history ``long [n]``: each
+        component's own :meth:`~kgrec.models.base.ScoringModel.score_history_loo`,
+        standardised per row with that row's history excluded (row ``j`` keeps
+        :math:`h_j` in the statistics, as :meth:`score_history` of the shorter history
+        does), then weighted and summed."""
+        h = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+        device = self.fusion_weights.device
+        h = h.to(device)
+        n = len(h)
+        exclude = torch.zeros(n + 1, self.num_items, dtype=torch.bool, device=device)
+        exclude[:, h] = True
+        exclude[torch.arange(1, n + 1, device=device), h] = False
+        total = None
+        for name, w in self.weight_dict().items():
+            if w == 0.0:
+                continue
+            part = w * standardize(self.components[name].score_history_loo(h, batch_size),
+                                   exclude)
+            total = part if total is None else total + part
+        if total is None:
+            return torch.zeros(n + 1, self.num_items, device=device)
+        return total
