@@ -59,10 +59,17 @@ NO_USER = -1
 #: Salience factor per hop beyond 3 for ``"kg"`` paths.
 HOP_DISCOUNT = 0.5
 
-#: ``effect(user_index, history [n]) -> [n, I]``: how much removing each history movie
-#: lowers every item's score, :math:`s(H)_i - s(H \setminus \{h_j\})_i`
-#: (:func:`kgrec.explain.effect.leave_one_out`).
-AnchorEffect = Callable[[int, np.ndarray], np.ndarray]
+#: ``effect(user_index, history [n])``: how much removing each history movie lowers each
+#: item's score, :math:`s(H)_i - s(H \setminus \{h_j\})_i`, as an ``[n, I]`` array
+#: (:func:`kgrec.explain.effect.leave_one_out`) or as ``column(i) -> [n]``
+#: (:func:`kgrec.explain.effect.model_anchor_effect`: only the explained columns are computed).
+AnchorEffect = Callable[[int, np.ndarray], "np.ndarray | Callable[[int], np.ndarray]"]
+
+
+def _checked_columns(matrix: np.ndarray, shape: tuple[int, int]) -> Callable[[int], np.ndarray]:
+    if matrix.shape != shape:
+        raise ValueError(f"anchor_effect returned shape {matrix.shape}, expected {shape}")
+    return lambda t: matrix[:, t]
 
 
 @dataclass
@@ -152,7 +159,8 @@ class PathExplainer:
         item_similarity: optional similarity of two movies (indices): a callable
             ``(anchor, target) -> float``, a square ``[I, I]`` similarity matrix, or an
             ``[I, d]`` embedding matrix (cosine); numpy arrays or torch tensors.
-        anchor_effect: optional ``effect(user_index, history) -> [n, I]`` (see
+        anchor_effect: optional ``effect(user_index, history)`` giving ``[n, I]`` or a
+            ``column(item) -> [n]`` function (see
             :data:`AnchorEffect`), called once per user with every movie the user rated.
         movies: optional items table (``item_id``, ``title``, ``year``) of the dataset:
             titles shared by several films get their year, and same-film duplicates are
@@ -264,19 +272,20 @@ class PathExplainer:
         self._caches.user = cache
         return cache[1:]
 
-    def _effects(self, u: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The user's rated movies [n] and the model's leave-one-out effects [n, I]
-        (``None`` without ``anchor_effect`` or for a person not in the graph)."""
+    def _effects(self, u: int) -> tuple[np.ndarray, Callable[[int], np.ndarray]] | None:
+        """The user's rated movies [n] and ``column(t) -> [n]``, the model's leave-one-out
+        effects on movie ``t`` (``None`` without ``anchor_effect`` or for a person not in
+        the graph)."""
         if self._anchor_effect is None or u == NO_USER:
             return None
         cache = getattr(self._caches, "effect", None)
         if cache is None or cache[0] != u:
             ix = self.index
             history = ix.rated_movies[ix.rated_ptr[u]:ix.rated_ptr[u + 1]]
-            effects = np.asarray(self._anchor_effect(u, history), dtype=np.float64)
-            if effects.shape != (len(history), self.num_items):
-                raise ValueError(f"anchor_effect returned shape {effects.shape}, expected "
-                                 f"({len(history)}, {self.num_items})")
+            effects = self._anchor_effect(u, history)
+            if not callable(effects):
+                effects = _checked_columns(np.asarray(effects, dtype=np.float64),
+                                           (len(history), self.num_items))
             self._caches.effect = cache = (u, history, effects)
         return cache[1], cache[2]
 
@@ -512,11 +521,15 @@ class PathExplainer:
         effects = self._effects(u)
         if effects is None or not len(order):
             return order
-        history, matrix = effects
+        history, column = effects
         rows = np.searchsorted(history, c.anchor)
         found = (rows < len(history)) & (history[np.minimum(rows, len(history) - 1)]
                                          == c.anchor)
-        effect = np.where(found, matrix[np.minimum(rows, len(history) - 1), t], -np.inf)
+        on_t = np.asarray(column(t), dtype=np.float64)
+        if on_t.shape != (len(history),):
+            raise ValueError(f"anchor_effect's column for movie {t} has shape {on_t.shape}, "
+                             f"expected ({len(history)},)")
+        effect = np.where(found, on_t[np.minimum(rows, len(history) - 1)], -np.inf)
         tier = order[~weak[order]] if (~weak).any() else order
         best = tier[np.lexsort((np.arange(len(tier)), -effect[tier]))[0]]
         return np.concatenate([[best], order[order != best]])

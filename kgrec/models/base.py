@@ -6,8 +6,14 @@ A model scores items for users by index (indices come from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 
 class ScoringModel(nn.Module):
@@ -41,18 +47,18 @@ class ScoringModel(nn.Module):
         ``[B, I]``): users absent from training, e.g. cold-start users."""
         raise NotImplementedError(f"{type(self).__name__} cannot score users outside training")
 
-    def score_history_loo(self, history: Tensor, batch_size: int = 256) -> Tensor:
-        """Leave-one-out scores of one history, for explanations' anchor effect.
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores of one history, for explanations' anchor effect
+        (:mod:`kgrec.models.loo`): row 0 is :meth:`score_history` of the history
+        :math:`H` (``long [n]``, distinct item indices), row :math:`j` (1-based) that of
+        :math:`H \\setminus \\{h_j\\}`.
 
-        For a history of item indices :math:`H = (h_1, \\dots, h_n)` (``long [n]``,
-        distinct), row 0 is :meth:`score_history` of :math:`H` and row :math:`j` (1-based)
-        that of :math:`H \\setminus \\{h_j\\}`: ``[n + 1, I]``.
-
-        This generic form scores the ``n + 1`` histories in batches (``O(n I)`` memory,
-        one :meth:`score_history` per ``batch_size`` rows); models whose history score has a
-        closed form in the history's rows override it with an ``O(n I)`` (or
-        ``O(n (d + I))``) computation that gives the same numbers.
+        This generic form scores the ``n + 1`` histories in batches of ``batch_size``
+        (``O(n I)`` memory); models whose history score has a closed form in the history's
+        rows override it with a cheaper computation that gives the same numbers.
         """
+        from kgrec.models.loo import DenseLOO
+
         history = torch.as_tensor(history, dtype=torch.long).reshape(-1)
         device = _device_of(self)
         n = len(history)
@@ -64,7 +70,7 @@ class ScoringModel(nn.Module):
             batch = full.repeat(hi - lo, 1)
             batch[torch.arange(hi - lo, device=device), history[lo:hi].to(device)] = 0.0
             rows.append(self.score_history(batch))
-        return torch.cat(rows)
+        return DenseLOO(history, torch.cat(rows))
 
     @torch.no_grad()
     def score_all(self, users: Tensor, batch_size: int = 1024) -> Tensor:
@@ -96,12 +102,11 @@ class ItemItemModel(ScoringModel):
         """Scores :math:`h W` for arbitrary binary histories ``[B, I]``."""
         return history.float() @ self.weight
 
-    def score_history_loo(self, history: Tensor, batch_size: int = 256) -> Tensor:
-        """:meth:`ScoringModel.score_history_loo` in closed form: with
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """:meth:`ScoringModel.history_loo` in closed form: with
         :math:`s = \\sum_{h \\in H} W_h`, removing :math:`h_j` gives :math:`s - W_{h_j}`
         (``O(n I)``, no product)."""
-        return loo_of_sum(self.weight[torch.as_tensor(history, dtype=torch.long)
-                                      .reshape(-1).to(self.weight.device)].float())
+        return linear_loo(history, lambda h: self.weight.index_select(0, h.to(self.weight.device)).float())
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -111,12 +116,14 @@ def _device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def loo_of_sum(rows: Tensor) -> Tensor:
-    """``[n + 1, I]`` leave-one-out sums of ``rows [n, I]``: row 0 is ``rows.sum(0)``,
-    row ``j`` (1-based) that sum without ``rows[j - 1]``. The closed form of
-    :meth:`ScoringModel.score_history_loo` for scores linear in the history."""
-    total = rows.sum(0, keepdim=True)
-    return torch.cat([total, total - rows])
+def linear_loo(history: Tensor, weight_rows: Callable[[Tensor], Tensor]) -> HistoryLOO:
+    """:meth:`ScoringModel.history_loo` of a model linear in the history,
+    :math:`s(H) = \\sum_{h \\in H} W_h`, from the rows ``weight_rows(h) [n, I]``
+    (:class:`~kgrec.models.loo.LinearLOO`: ``O(n I)``, no product)."""
+    from kgrec.models.loo import LinearLOO
+
+    history = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+    return LinearLOO(history, weight_rows(history))
 
 
 def item_vectors(model: nn.Module, fallback: Tensor | None = None) -> Tensor | None:

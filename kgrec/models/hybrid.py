@@ -19,12 +19,17 @@ standardised sum ranks better than either (measured in ``scripts/benchmark.py``)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
 from kgrec.models.base import ScoringModel
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 
 def standardize(scores: Tensor, exclude: Tensor | None = None) -> Tensor:
@@ -121,26 +126,15 @@ class ScoreFusion(ScoringModel):
         return sum(w * standardize(self.components[n].score_history(history), exclude)
                    for n, w in self.weight_dict().items())
 
-    def score_history_loo(self, history: Tensor, batch_size: int = 256) -> Tensor:
-        """Leave-one-out scores ``[n + 1, I]`` of one history ``long [n]``: each
-        component's own :meth:`~kgrec.models.base.ScoringModel.score_history_loo`,
-        standardised per row with that row's history excluded (row ``j`` keeps
-        :math:`h_j` in the statistics, as :meth:`score_history` of the shorter history
-        does), then weighted and summed."""
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores of one history ``long [n]``
+        (:class:`~kgrec.models.loo.FusionLOO`): each component's own
+        :meth:`~kgrec.models.base.ScoringModel.history_loo`, standardised per row over the
+        items that row does not exclude (row ``j`` keeps :math:`h_j`, as
+        :meth:`score_history` of the shorter history does), weighted and summed."""
+        from kgrec.models.loo import FusionLOO
+
         h = torch.as_tensor(history, dtype=torch.long).reshape(-1)
-        device = self.fusion_weights.device
-        h = h.to(device)
-        n = len(h)
-        exclude = torch.zeros(n + 1, self.num_items, dtype=torch.bool, device=device)
-        exclude[:, h] = True
-        exclude[torch.arange(1, n + 1, device=device), h] = False
-        total = None
-        for name, w in self.weight_dict().items():
-            if w == 0.0:
-                continue
-            part = w * standardize(self.components[name].score_history_loo(h, batch_size),
-                                   exclude)
-            total = part if total is None else total + part
-        if total is None:
-            return torch.zeros(n + 1, self.num_items, device=device)
-        return total
+        parts = [(w, self.components[name].history_loo(h, batch_size))
+                 for name, w in self.weight_dict().items() if w != 0.0]
+        return FusionLOO(h, parts, self.num_items)

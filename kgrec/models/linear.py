@@ -34,14 +34,17 @@ User histories are kept sparse (CSR ``history_indptr [U+1]``, ``history_indices
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from kgrec.models.base import ScoringModel, loo_of_sum
+from kgrec.models.base import ScoringModel, linear_loo
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 #: Above this many items DLAE uses the low-rank form (exact: ``I^2`` float64 entries while
 #: solving, 0.8 GB at 10k items, and ``I^3/3`` flops).
@@ -205,7 +208,7 @@ class DLAE(ScoringModel):
         factor = self.left if self.low_rank else self.weight
         rows, cols = rows.to(factor.device), cols.to(factor.device)
         summed = torch.zeros(len(users), factor.shape[1], device=factor.device)
-        summed.index_add_(0, rows, factor[cols].float())
+        summed.index_add_(0, rows, factor.index_select(0, cols).float())
         return summed @ self.right.T.float() if self.low_rank else summed
 
     def score_history(self, history: Tensor) -> Tensor:
@@ -216,16 +219,14 @@ class DLAE(ScoringModel):
             return (h @ self.left) @ self.right.T
         return h @ self.weight
 
-    def score_history_loo(self, history: Tensor, batch_size: int = 256) -> Tensor:
-        """Leave-one-out scores ``[n + 1, I]`` of one history ``long [n]`` in closed form
-        (:func:`~kgrec.models.base.loo_of_sum` of the rows :math:`B_h`, or
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores of one history ``long [n]`` in closed form
+        (:func:`~kgrec.models.base.linear_loo` of the rows :math:`B_h`, or
         :math:`L_h R^T` in the low-rank form): ``O(n I)``."""
-        h = torch.as_tensor(history, dtype=torch.long).reshape(-1)
         if self.low_rank:
-            h = h.to(self.left.device)
-            return loo_of_sum(self.left[h].float() @ self.right.T.float())
-        h = h.to(self.weight.device)
-        return loo_of_sum(self.weight[h].float())
+            return linear_loo(history, lambda h: self.left.index_select(0, h.to(self.left.device)).float()
+                              @ self.right.T.float())
+        return linear_loo(history, lambda h: self.weight.index_select(0, h.to(self.weight.device)).float())
 
     def extra_repr(self) -> str:
         form = f"low_rank, rank={self.rank}" if self.low_rank else "exact"
