@@ -434,7 +434,8 @@ class PathExplainer:
     # -- candidate generation ----------------------------------------------------------
     def _sim_factor(self, anchors: np.ndarray, t: int) -> np.ndarray:
         sim = np.asarray(self._similarity(anchors, t), dtype=np.float64)  # type: ignore[misc]
-        return 0.5 + 0.5 * np.clip(np.nan_to_num(sim), 0.0, 1.0)
+        sim = np.where(np.isnan(sim), 0.0, sim)  # NaN (a zero vector) counts as unrelated
+        return 0.5 + 0.5 * np.minimum(np.maximum(sim, 0.0), 1.0)
 
     def _content(self, t: int, dense: np.ndarray) -> _Candidates:
         """Content candidates: shared entities and direct links with the user's anchors
@@ -604,12 +605,17 @@ class PathExplainer:
         second = [int(j) for j in collab[:2] if int(j) != i][:1]
         if not second:
             return self._materialise(u, t, c, i)
-        anchors = np.array([c.anchor[i], c.anchor[second[0]]], dtype=np.int64)
-        pos, _ = gather(self.index.liker_ptr, anchors)
-        likers = np.unique(self.index.likers[pos])
-        raters_t = self.index.likers[self.index.liker_ptr[t]:self.index.liker_ptr[t + 1]]
-        both = np.intersect1d(likers, raters_t, assume_unique=True)
-        support = int(len(both) - np.count_nonzero(both == u))
+        ix = self.index
+        liked_t = np.zeros(self.num_users, dtype=bool)
+        liked_t[ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]] = True
+        if u != NO_USER:
+            liked_t[u] = False
+        # co-raters of each anchor (sorted, distinct), then those of either
+        first, other = (ix.likers[ix.liker_ptr[a]:ix.liker_ptr[a + 1]]
+                        for a in (int(c.anchor[i]), int(c.anchor[second[0]])))
+        first, other = first[liked_t[first]], other[liked_t[other]]
+        support = len(first) + len(other) - len(np.intersect1d(first, other,
+                                                               assume_unique=True))
         co_anchor = self._entity("movie", int(c.anchor[second[0]]))
         return self._materialise(u, t, c, i, support=support, co_anchors=(co_anchor,))
 

@@ -103,11 +103,18 @@ class Scorer:
         self._vocabulary_lock = threading.Lock()
 
     # -- parts ---------------------------------------------------------------------------
+    def seen_items(self, user: int) -> torch.Tensor:
+        """``long [n]``: the movies user index ``user`` rated (a CSR row slice: scipy's
+        row indexing costs tens of microseconds per request)."""
+        seen = self.seen
+        row = seen.indices[seen.indptr[user]:seen.indptr[user + 1]]
+        return torch.from_numpy(row.astype(np.int64))
+
     def history(self, user: int | None, liked: tuple[int, ...] = ()) -> torch.Tensor:
         """Binary ``[1, I]`` history: the user's known items (if any) and the likes."""
         h = torch.zeros(1, self.num_items)
         if user is not None:
-            h[0, torch.from_numpy(self.seen[user].indices.astype(np.int64))] = 1.0
+            h[0, self.seen_items(user)] = 1.0
         if liked:
             h[0, list(liked)] = 1.0
         return h
@@ -233,7 +240,7 @@ class Scorer:
             scores = sum(parts).clone()
         if request.exclude_seen:
             if request.user is not None:
-                scores[torch.from_numpy(self.seen[request.user].indices.astype(np.int64))] = -torch.inf
+                scores[self.seen_items(request.user)] = -torch.inf
             scores[request.anchors] = -torch.inf
         request.filters.apply(scores, self.catalog)
         return scores
