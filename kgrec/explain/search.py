@@ -66,6 +66,11 @@ HOP_DISCOUNT = 0.5
 AnchorEffect = Callable[[int, np.ndarray], "np.ndarray | Callable[[int], np.ndarray]"]
 
 
+#: Catalogues up to this many movies count co-raters from a dense co-like matrix
+#: (:meth:`PathExplainer._co_likes`); larger ones from the anchors' likers per request.
+CO_LIKE_DENSE_ITEMS = 4096
+
+
 def _checked_columns(matrix: np.ndarray, shape: tuple[int, int]) -> Callable[[int], np.ndarray]:
     if matrix.shape != shape:
         raise ValueError(f"anchor_effect returned shape {matrix.shape}, expected {shape}")
@@ -206,6 +211,7 @@ class PathExplainer:
         # for one user, and concurrent requests (a server's thread pool) for different
         # users must neither mix nor evict each other's entries
         self._caches = threading.local()
+        self._co_like_matrix: np.ndarray | None = None
 
     # -- construction ------------------------------------------------------------------
     def _make_similarity(self, sim: Any) -> Callable[[np.ndarray, int], np.ndarray] | None:
@@ -481,25 +487,72 @@ class PathExplainer:
         likers_t = ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]
         if not likers_t.size or not usable.any():
             return _concat([])
-        mask = np.zeros(self.num_users, dtype=bool)
-        mask[likers_t] = True
-        if u != NO_USER:
-            mask[u] = False
-        hit = mask[raters]
-        if not hit.any():
-            return _concat([])
-        anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
-        counts = np.bincount(anchor_hit, minlength=len(anchors))
-        # raters are sorted within each anchor: the first hit is the smallest co-rater
-        first_pos = np.flatnonzero(np.diff(anchor_hit, prepend=-1))
-        first = np.full(len(anchors), -1, dtype=np.int64)
-        first[anchor_hit[first_pos]] = rater_hit[first_pos]
+        co_likes = self._co_likes()
+        if co_likes is not None:
+            # |L_A ∩ L_T| from the co-like matrix; u (who liked every anchor) is not a
+            # co-rater of itself; the smallest co-rater is found when a path is shown
+            counts = co_likes[anchors, t].astype(np.int64)
+            if u != NO_USER and self._likes(u, t):
+                counts -= 1
+            first = np.full(len(anchors), -1, dtype=np.int64)
+        else:
+            counts, first = self._co_raters(u, likers_t, len(anchors), raters, rater_anchor)
         ok = (counts > 0) & usable
         cos = counts[ok] / np.sqrt(ix.num_likers[anchors[ok]] * float(len(likers_t)))
         m = int(ok.sum())
         return _Candidates(np.full(m, _COLLAB, np.int8), np.full(m, -1, np.int64),
                            anchors[ok].astype(np.int64), np.full(m, -1, np.int64),
                            first[ok], counts[ok].astype(np.int64), anchor_w[ok] * cos)
+
+    def _co_raters(self, u: int, likers_t: np.ndarray, num_anchors: int, raters: np.ndarray,
+                   rater_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per anchor, the number of users other than ``u`` who liked it and ``t``
+        (``likers_t``) and the smallest of them (-1 if none), from the anchors' likers
+        (the path for catalogues too large for :meth:`_co_likes`)."""
+        mask = np.zeros(self.num_users, dtype=bool)
+        mask[likers_t] = True
+        if u != NO_USER:
+            mask[u] = False
+        hit = mask[raters]
+        anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
+        counts = np.bincount(anchor_hit, minlength=num_anchors)
+        # raters are sorted within each anchor: the first hit is the smallest co-rater
+        first_pos = np.flatnonzero(np.diff(anchor_hit, prepend=-1))
+        first = np.full(num_anchors, -1, dtype=np.int64)
+        first[anchor_hit[first_pos]] = rater_hit[first_pos]
+        return counts, first
+
+    def _co_likes(self) -> np.ndarray | None:
+        """``int32 [I, I]``: how many users liked both movies (:math:`L^T L`), built on
+        first use when the catalogue has at most :data:`CO_LIKE_DENSE_ITEMS` movies
+        (11 MB on ML-100K; 64 MB at the limit), else ``None``."""
+        if self.num_items > CO_LIKE_DENSE_ITEMS:
+            return None
+        matrix = self._co_like_matrix
+        if matrix is None:
+            import scipy.sparse as sp
+
+            ix = self.index
+            likes = sp.csr_matrix((np.ones(len(ix.likers), dtype=np.int32), ix.likers,
+                                   ix.liker_ptr), shape=(self.num_items, self.num_users))
+            matrix = (likes @ likes.T).toarray().astype(np.int32)
+            self._co_like_matrix = matrix  # one assignment: readers see a whole matrix
+        return matrix
+
+    def _likes(self, u: int, t: int) -> bool:
+        """Whether user ``u`` liked movie ``t``."""
+        ix = self.index
+        liked = ix.liked_movies[ix.liked_ptr[u]:ix.liked_ptr[u + 1]]
+        pos = np.searchsorted(liked, t)
+        return bool(pos < len(liked) and liked[pos] == t)
+
+    def _first_co_rater(self, u: int, anchor: int, t: int) -> int:
+        """The smallest user other than ``u`` who liked both ``anchor`` and ``t``."""
+        ix = self.index
+        both = np.intersect1d(ix.likers[ix.liker_ptr[anchor]:ix.liker_ptr[anchor + 1]],
+                              ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]],
+                              assume_unique=True)
+        return int(both[both != u][0])
 
     # -- ranking and materialisation ---------------------------------------------------
     def _weak(self, c: _Candidates) -> np.ndarray:
@@ -574,7 +627,10 @@ class PathExplainer:
         shared = None
         if c.kind[i] == _COLLAB:
             kind = "collaborative"
-            other = self._entity("user", int(c.co_rater[i]))
+            co_rater = int(c.co_rater[i])
+            if co_rater < 0:
+                co_rater = self._first_co_rater(u, int(c.anchor[i]), t)
+            other = self._entity("user", co_rater)
             steps = (*first, PathStep(other, RATED[1], anchor, False),
                      PathStep(other, RATED[1], item, True))
         else:

@@ -419,3 +419,27 @@ def test_concurrent_users_keep_their_own_cached_effects(tiny_kg):
     assert all(results[u] for u in ("u1", "u5"))
     serial = PathExplainer(tiny_kg, liked=None, anchor_effect=effect)
     assert [serial.explain("u1", i) for i in ("2", "4")] == results["u1"]
+
+
+def test_co_like_matrix_gives_the_same_explanations_as_counting_per_request(tiny_kg,
+                                                                             monkeypatch):
+    """Collaborative counts and co-raters from the dense co-like matrix (small catalogues)
+    equal those counted from the anchors' likers (large catalogues), for every pair."""
+    import kgrec.explain.search as search
+
+    users = [f"u{i}" for i in range(1, 7)]
+    items = [str(i) for i in range(1, 12)]
+
+    def everything():
+        explainer = PathExplainer(tiny_kg, liked=None)
+        out = [(explainer.explain(u, i, k), explainer.explain_from(["1", "3"], i, k))
+               for u in users for i in items for k in (None, 3)]
+        return explainer, out
+
+    dense, with_matrix = everything()
+    assert dense._co_like_matrix is not None
+    monkeypatch.setattr(search, "CO_LIKE_DENSE_ITEMS", 0)
+    sparse, without = everything()
+    assert sparse._co_like_matrix is None
+    assert with_matrix == without
+    assert any(e.kind == "collaborative" for pair in with_matrix for part in pair for e in part)
