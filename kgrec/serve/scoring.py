@@ -6,7 +6,11 @@ request (z-scores over the movies) and added:
 .. math:: s(i) = z\\big(s_{\\text{model}}(i)\\big) + z\\big(\\cos(q, x_i)\\big) + b(i)
 
 where :math:`s_{\\text{model}}` is the model's ``score`` for a known user with no stated
-likes and its ``score_history`` otherwise (the user's training items plus the likes),
+likes, the liked-titles score (:class:`~kgrec.serve.liked.LikedTitlesScorer`: training
+users who liked the same titles, the model's ``score_history``, what the titles share,
+a popularity prior; weights chosen on validation users per number of titles) for a new
+user who names liked titles, and the model's ``score_history`` of the user's training
+items plus the likes for a known user who also names some,
 :math:`\\cos(q, x_i)` the cosine between the query's embedding and movie :math:`i`'s text
 embedding, and :math:`b(i)` the query's boosts: the standardised history score of the
 movies it names, plus :data:`ENTITY_BOOST` for each person or other entity it names that
@@ -77,10 +81,14 @@ class Scorer:
         train: binary ``[U, I]`` training interactions (content profiles, cold mask).
         seen: binary ``[U, I]`` every interaction known at fit time (user histories).
         text: encoder settings for query embeddings.
+        liked: binary ``[U, I]`` liked interactions known at fit time
+            (:func:`kgrec.serve.liked.liked_matrix`) for new users' liked titles; ``None``:
+            every ``seen`` interaction counts as liked.
     """
 
     def __init__(self, model: ScoringModel, catalog: Catalog, item_features: torch.Tensor,
-                 train: sp.csr_matrix, seen: sp.csr_matrix, text: TextConfig):
+                 train: sp.csr_matrix, seen: sp.csr_matrix, text: TextConfig,
+                 liked: sp.csr_matrix | None = None):
         from kgrec.models.baselines import GenreProfile, TextCosine
 
         self.model, self.catalog, self.seen, self.text = model, catalog, seen.tocsr(), text
@@ -98,7 +106,11 @@ class Scorer:
         self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
         from kgrec.serve.intent_scoring import ItemFacts
 
+        from kgrec.serve.liked import LikedTitlesScorer
+
         self.facts = ItemFacts(catalog.kg, catalog.years)
+        self.liked_titles = LikedTitlesScorer(
+            self.facts, self.seen if liked is None else liked, self.history_scores)
         self._vocabulary = None
         self._vocabulary_lock = threading.Lock()
 
@@ -212,6 +224,9 @@ class Scorer:
         parts: list[torch.Tensor] = []
         if request.user is not None and not request.liked:
             parts.append(self.model.score(torch.tensor([request.user]))[0])
+        elif request.user is None and request.liked:
+            parts.append(self.liked_titles.score_history(
+                self.history(None, request.liked))[0].float())
         elif request.liked or request.user is not None:
             parts.append(self.history_scores(self.history(request.user, request.liked))[0])
         if parts and not self.model.inductive and self.cold.any():
