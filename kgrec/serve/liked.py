@@ -75,11 +75,12 @@ class LikedWeights:
 #: whose lists for the issue's two examples (Toy Story, Aladdin, The Lion King; Heat,
 #: Casino, The Godfather) have >= 7 of 10 sharing a genre or creator. See BENCHMARKS.md.
 DEFAULT_WEIGHTS: dict[int, LikedWeights] = {
-    1: LikedWeights(neighbours=50, power=1.0, collaborative=0.0, popularity=0.5, facts=0.25),
-    3: LikedWeights(neighbours=100, power=2.0, collaborative=0.25, popularity=0.0, facts=0.5,
+    1: LikedWeights(neighbours=50, power=1.0, collaborative=0.0, popularity=0.25, facts=0.0,
+                    share=0.5),
+    3: LikedWeights(neighbours=100, power=2.0, collaborative=1.0, popularity=0.0, facts=0.5,
                     share=2.0),
-    5: LikedWeights(neighbours=100, power=2.0, collaborative=0.25, popularity=0.0, facts=0.5,
-                    share=1.0),
+    5: LikedWeights(neighbours=100, power=2.0, collaborative=0.5, popularity=0.0, facts=0.5,
+                    share=2.0),
 }
 
 
