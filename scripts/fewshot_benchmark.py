@@ -52,8 +52,13 @@ def main() -> None:
     from kgrec.graph import KnowledgeGraph
     from kgrec.models.baselines import EASE, ItemKNN, Popularity
     from kgrec.serve.intent_scoring import ItemFacts
-    from kgrec.serve.liked import (DEFAULT_WEIGHTS, LikedTitlesScorer, LikedWeights,
-                                   liked_matrix, shares)
+    from kgrec.serve.liked import (
+        DEFAULT_WEIGHTS,
+        LikedTitlesScorer,
+        LikedWeights,
+        liked_matrix,
+        shares,
+    )
 
     ds = load_dataset("ml-100k", data_dir=args.ml100k, kg_dir=args.kg_dir)
     split = fewshot_split(ds.ratings, seed=args.seed)
@@ -94,7 +99,7 @@ def main() -> None:
         best_base = max(evaluate_fewshot(models[m].score_history, test)["ndcg@10"]
                         for m in ("ease", "itemknn"))
 
-        def ratio(base: str, w: LikedWeights) -> float:
+        def ratio(base: str, w: LikedWeights, test=test, best_base=best_base) -> float:
             fn = LikedTitlesScorer(facts, L, models[base].score_history, w).score_history
             return evaluate_fewshot(fn, test)["ndcg@10"] / best_base
 

@@ -166,7 +166,7 @@ def run(dataset, queries: list[dict], movies: dict[str, dict], k: int,
     kg = KnowledgeGraph.from_dataset(dataset)
     enc = TextEncoder(TextConfig(show_progress=False))
     items = torch.nn.functional.normalize(enc.encode(node_texts(kg, dataset)["movie"]).float(), dim=1)
-    encode = lambda xs: enc.encode(xs).numpy()  # noqa: E731
+    encode = lambda xs: enc.encode(xs).numpy()
     vocab = Vocabulary.from_graph(kg, dataset.items, encode=encode)
     facts = ItemFacts.from_items(kg, dataset.items)
     rows = []

@@ -153,7 +153,7 @@ class ItemFacts:
         return None
 
     def anchor_similarity(self, anchors: Sequence[int]) -> np.ndarray:
-        """Similarity to the like-anchors, ``[num_items]``: kind of film plus shared makers,
+        r"""Similarity to the like-anchors, ``[num_items]``: kind of film plus shared makers,
 
         .. math::
             l_i = \sum_a \Big( 2\,J(G_a, G_i) + \frac{c_{ai}}{\max_j c_{aj}} \Big),\qquad

@@ -105,7 +105,6 @@ class Scorer:
         self._encoder_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
         from kgrec.serve.intent_scoring import ItemFacts
-
         from kgrec.serve.liked import LikedTitlesScorer
 
         self.facts = ItemFacts(catalog.kg, catalog.years)

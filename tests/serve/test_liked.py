@@ -8,8 +8,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from kgrec.serve.liked import (DEFAULT_WEIGHTS, LikedNeighbours, LikedTitlesScorer,
-                               LikedWeights, liked_matrix, shares)
+from kgrec.serve.liked import (
+    DEFAULT_WEIGHTS,
+    LikedNeighbours,
+    LikedTitlesScorer,
+    LikedWeights,
+    liked_matrix,
+    shares,
+)
 
 
 def test_neighbours_weigh_users_who_liked_more_of_the_titles():
@@ -45,10 +51,10 @@ def test_shared_facts_and_share_term_lift_related_movies(facts, title_index):
 
 
 def test_model_and_popularity_terms(facts):
-    liked = sp.csr_matrix(np.ones((2, facts.n), dtype=np.float32))
-    liked[:, 1:] = 0                      # movie 0 is the only liked movie: most popular
-    liked.eliminate_zeros()
-    collab = lambda h: torch.arange(facts.n, dtype=torch.float32).repeat(h.shape[0], 1)  # noqa: E731
+    dense = np.zeros((2, facts.n), dtype=np.float32)
+    dense[:, 0] = 1                       # movie 0 is the only liked movie: most popular
+    liked = sp.csr_matrix(dense)
+    collab = lambda h: torch.arange(facts.n, dtype=torch.float32).repeat(h.shape[0], 1)
     h = torch.zeros(1, facts.n)
     h[0, 5] = 1
     plain = LikedWeights(collaborative=1.0, popularity=0.0, facts=0.0)
