@@ -159,7 +159,12 @@ def run(dataset, queries: list[dict], movies: dict[str, dict], k: int,
 
     from kgrec.graph import KnowledgeGraph
     from kgrec.serve.intent import Vocabulary, parse
-    from kgrec.serve.intent_scoring import ItemFacts, rank_intent
+    from kgrec.serve.intent_scoring import (
+        ItemFacts,
+        prototype_vector,
+        rank_intent,
+        uses_prototype,
+    )
     from kgrec.text import TextConfig, TextEncoder
     from kgrec.text.node_text import node_texts
 
@@ -173,8 +178,12 @@ def run(dataset, queries: list[dict], movies: dict[str, dict], k: int,
     for spec in queries:
         t0 = time.perf_counter()
         intent = parse(spec["q"], vocab)
-        q = torch.nn.functional.normalize(enc.encode([intent.remainder or spec["q"]]).float(), dim=1)[0]
-        text = (items @ q).numpy()
+        if uses_prototype(intent):       # as the facade: no encoder run for a matched request
+            text = items.numpy() @ prototype_vector(intent, facts, items.numpy())
+        else:
+            q = torch.nn.functional.normalize(enc.encode([intent.remainder or spec["q"]]).float(),
+                                              dim=1)[0]
+            text = (items @ q).numpy()
         results = rank_intent(intent, facts, k, text=text)
         ms = (time.perf_counter() - t0) * 1000
         rel = truth(spec, movies)

@@ -199,6 +199,40 @@ class ItemFacts:
         return out
 
 
+def uses_prototype(intent: QueryIntent) -> bool:
+    """Whether the request is fully explained by its matches (no free-text remainder, at
+    least one genre, person or like-anchor): its text part is then
+    :func:`prototype_vector`, and no query needs encoding."""
+    return not intent.remainder and bool(intent.include or intent.people or intent.like)
+
+
+def prototype_vector(intent: QueryIntent, facts: ItemFacts, item_vectors: np.ndarray
+                     ) -> np.ndarray:
+    """Text vector ``[D]`` of a fully matched request: the normalised sum of the mean
+    (L2-normalised) text vector of each included genre's and each person's movies (by
+    the role asked, else by their main role) and of each like-anchor's,
+
+    .. math:: q = \\frac{\\sum_{m} \\bar x_m}{\\lVert \\sum_m \\bar x_m \\rVert},
+              \\qquad \\bar x_m = \\frac{1}{|M_m|} \\sum_{i \\in M_m} x_i
+
+    so that within the matching movies the most typical ones rank first, as the
+    similarity to the query's own embedding would do, without running the encoder.
+    ``item_vectors``: ``[num_items, D]`` L2-normalised movie text vectors.
+    """
+    parts = []
+    for m in intent.include:
+        parts.append(facts.movies_of(m.entity))
+    for m in intent.people:  # by the role asked, else the person's main role
+        parts.append(np.nonzero(facts.person_scores(m.entity, m.role) >= 1.0)[0])
+    for m in intent.like:
+        parts.append(np.array([facts.kg.index(m.entity)]))
+    vecs = [item_vectors[idx].mean(0) for idx in parts if len(idx)]
+    if not vecs:
+        return np.zeros(item_vectors.shape[1], dtype=item_vectors.dtype)
+    q = np.sum(vecs, axis=0)
+    return q / max(float(np.linalg.norm(q)), 1e-12)
+
+
 def _z(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     vals = x[keep] if keep.any() else x
     sd = float(vals.std()) if vals.size > 1 else 0.0
@@ -381,6 +415,9 @@ def explain_intent(intent: QueryIntent, facts: ItemFacts, item: int, *,
         asked = intent.remainder or intent.text
         if hits:
             text = f"{title}: its title has '{' '.join(hits)}', as in your request."
+        elif text_similarity is not None and uses_prototype(intent):
+            text = (f"{title}: among the closest in text to the films matching '{asked}' "
+                    f"(similarity {text_similarity:.2f}).")
         elif text_similarity is not None:
             text = (f"{title}: among the closest in text to '{asked}' "
                     f"(similarity {text_similarity:.2f}).")
