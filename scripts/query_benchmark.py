@@ -246,8 +246,9 @@ def main() -> None:
             args.ml1m or args.ml100k.parent / "ml-1m",
             args.hetrec or args.ml100k.parent / "hetrec2011-movielens-2k-v2", args.kg_dir)
         queries = spec["ml-100k"]
-        if not hetrec:
-            print("no ml-1m / HetRec folder: the ML-100K person queries are skipped")
+        if not hetrec or not args.kg_dir:
+            print("no --kg-dir or no ml-1m / HetRec folder (the graph has no named directors,"
+                  " or no truth for them): the ML-100K person queries are skipped")
             queries = [q for q in queries if q["cat"] != "person"]
         either = {t: hetrec[t] | freebase.get(t, set()) for t in hetrec}
         out["ml-100k"] = run(ds, queries, raw_ml100k(args.ml100k, hetrec), args.k,
