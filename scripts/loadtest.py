@@ -9,6 +9,12 @@ random (seeded, weights from ``--mix``) and waits for its answer before sending 
 * ``query``: ``POST /v1/recommend`` for a request in words (a fixed list);
 * ``explain``: ``POST /v1/explain`` for a known user and a popular movie.
 
+With ``--rate R`` the clients instead send at a fixed total rate (``R`` requests per second,
+each client every ``clients / R`` seconds from a seeded random phase: an open loop, as
+traffic from many people arrives). Latency is then counted from each request's scheduled
+time, so a server that falls behind is charged for the wait too (no coordinated
+omission).
+
 Known users are the ``example_users`` of ``GET /v1/model``. Requests in the first
 ``--warmup`` seconds are not counted. Prints per kind and overall: requests, errors,
 p50 / p95 / p99 / max latency (ms) and requests per second; writes the same as JSON,
@@ -22,7 +28,9 @@ recommendation, and → first answered query), runs the test and stops the serve
         --out results/loadtest-ml100k.json
     python scripts/loadtest.py --url http://127.0.0.1:8000 --mix user=1 --duration 20
 
-Only loopback addresses are accepted as targets.
+Only loopback addresses are accepted as targets. With ``--model``, the server's own CPU time
+(all its processes, from ``/proc``) over the measured window is reported per request: what a
+request costs the server whatever else the machine is running.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -108,9 +117,39 @@ def check_loopback(url: str) -> None:
                          "only load-tests a server on this machine")
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` and all its descendants (Linux
+    ``/proc``; ``None`` where it is not available)."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        children = [c for c, p in parents.items() if p in frontier and c not in tree]
+        tree.update(children)
+        frontier = children
+    return sum(times.get(p, 0.0) for p in tree)
+
+
 async def run_load(url: str, clients: int, duration: float, warmup: float,
-                   mix: dict[str, float], seed: int) -> tuple[list, float, list[str]]:
-    """Run the clients; returns (samples, measured seconds, first error messages)."""
+                   mix: dict[str, float], seed: int, rate: float | None = None,
+                   on_measure: Callable[[str], None] | None = None
+                   ) -> tuple[list, float, list[str]]:
+    """Run the clients (closed loop, or open loop at ``rate`` requests/s in total);
+    returns (samples, measured seconds, first error messages). ``on_measure("start")``
+    and ``on_measure("stop")`` are called when the measured window opens and closes."""
     import httpx
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -138,10 +177,19 @@ async def run_load(url: str, clients: int, duration: float, warmup: float,
         async def client(number: int) -> None:
             rng = random.Random(seed * 1000 + number)
             kinds, weights = zip(*mix.items())
+            interval = None if rate is None else clients / rate
+            scheduled = start + (0.0 if interval is None else rng.random() * interval)
             while (now := time.perf_counter()) < deadline:
                 kind = rng.choices(kinds, weights)[0]
                 path, body = request(kind, rng)
-                t0 = time.perf_counter()
+                if interval is None:
+                    t0 = time.perf_counter()
+                else:  # open loop: wait for the slot; latency counts from the slot
+                    if scheduled > now:
+                        await asyncio.sleep(scheduled - now)
+                    t0, scheduled = scheduled, scheduled + interval
+                    if t0 >= deadline:
+                        break
                 try:
                     response = await http.post(path, json=body)
                     good = response.status_code == 200
@@ -154,7 +202,15 @@ async def run_load(url: str, clients: int, duration: float, warmup: float,
                 if t0 >= measure_from:
                     samples.append((kind, (time.perf_counter() - t0) * 1000, good))
 
-        await asyncio.gather(*(client(i) for i in range(clients)))
+        async def window() -> None:
+            if on_measure is None:
+                return
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            on_measure("start")
+            await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+            on_measure("stop")
+
+        await asyncio.gather(window(), *(client(i) for i in range(clients)))
         return samples, time.perf_counter() - measure_from, errors
 
 
@@ -222,11 +278,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="uncounted seconds first")
     parser.add_argument("--mix", default="user=4,liked=2,query=2,explain=2",
                         help="request kinds and weights (default %(default)s)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: total requests per second offered by the clients "
+                             "(default: closed loop, each client waits for its answer)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", metavar="FILE", help="write the results as JSON")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("--clients >= 1, --duration > 0 and --warmup >= 0 required")
+    if args.rate is not None and args.rate <= 0:
+        parser.error(f"--rate must be > 0, got {args.rate}")
     mix = parse_mix(args.mix)
     proc, cold = None, None
     if args.model:
@@ -238,19 +299,32 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url.rstrip("/")
         check_loopback(url)
     try:
+        server_cpu: dict[str, float | None] = {}
+
+        def on_measure(event: str) -> None:
+            if proc is not None:
+                server_cpu[event] = tree_cpu_seconds(proc.pid)
+
         load_before, cpu_before = os.getloadavg(), time.process_time()
         samples, seconds, errors = asyncio.run(
-            run_load(url, args.clients, args.duration, args.warmup, mix, args.seed))
+            run_load(url, args.clients, args.duration, args.warmup, mix, args.seed,
+                     args.rate, on_measure))
         load_after, client_cpu = os.getloadavg(), time.process_time() - cpu_before
     finally:
         if proc is not None:
             stop_server(proc)
     summary = summarise(samples, seconds)
-    print(f"{args.clients} clients, {seconds:.1f} s measured, mix {args.mix}, "
+    cpu_per_request = None
+    if server_cpu.get("start") is not None and server_cpu.get("stop") is not None and samples:
+        cpu_per_request = (server_cpu["stop"] - server_cpu["start"]) / len(samples) * 1000
+    loop = "closed loop" if args.rate is None else f"open loop at {args.rate:g} req/s offered"
+    print(f"{args.clients} clients ({loop}), {seconds:.1f} s measured, mix {args.mix}, "
           f"{args.workers if args.model else '?'} worker(s); load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after ({os.cpu_count()} cores); "
           f"the clients used {client_cpu:.1f} s of CPU")
     print(table(summary))
+    if cpu_per_request is not None:
+        print(f"server CPU per request: {cpu_per_request:.2f} ms (all server processes)")
     for line in errors:
         print("error:", line)
     if args.out:
@@ -261,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                   "workers": args.workers if args.model else None, "model": args.model,
                   "cold_start": cold, "load_average_before": load_before,
                   "load_average_after": load_after, "cpu_count": os.cpu_count(),
-                  "client_cpu_s": client_cpu,
+                  "client_cpu_s": client_cpu, "rate": args.rate,
+                  "server_cpu_ms_per_request": cpu_per_request,
                   "summary": summary, "errors": errors,
                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         tmp = out.with_name(f".{out.name}.tmp")
