@@ -158,9 +158,19 @@ def all_reduce_sum(value: float) -> float:
     return float(tensor.item())
 
 
-def shutdown() -> None:
-    """Leave the process group (a no-op when none is initialised)."""
+def shutdown(*, wait: bool = True) -> None:
+    """Leave the process group (a no-op when none is initialised).
+
+    Args:
+        wait: first wait for every rank (a barrier), so that no rank tears its gloo
+            connections down while another still works (rank 0 saving, say): a rank
+            that left early made its peer's process abort ("terminate called without an
+            active exception"). ``False`` on error paths, where the other ranks may be
+            stuck in another collective and a barrier would never complete.
+    """
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if wait and dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()

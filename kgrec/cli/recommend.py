@@ -147,8 +147,10 @@ def run_all_users(args: argparse.Namespace) -> int:
                                          show_progress=not args.no_progress,
                                          source=str(args.model))
             progress["detail"] = f"{result.users:,} users, {result.rows:,} rows"
-    finally:
-        shutdown()
+    except BaseException:
+        shutdown(wait=False)
+        raise
+    shutdown()
     if group is not None and group.rank != 0:
         return 0
     shards = result.manifest["shards"]

@@ -192,12 +192,15 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     config = build_config(args, args.model)
     group = join_process_group(args.distributed, config.train.device)
-    try:
-        return _run(args, config, group, start)
-    finally:
-        from kgrec.distributed import shutdown
+    from kgrec.distributed import shutdown
 
-        shutdown()
+    try:
+        code = _run(args, config, group, start)
+    except BaseException:
+        shutdown(wait=False)
+        raise
+    shutdown()  # every rank leaves together, after rank 0 has saved
+    return code
 
 
 def _fit_distributed(config: KGRecConfig, dataset: MovieDataset, split: Split,
