@@ -149,7 +149,7 @@ def launch():
                "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
         done = subprocess.run([sys.executable, *launcher, *target], env=env, check=False,
                               capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.returncode == 0, done.stderr[:4000] + " ... " + done.stderr[-1500:]
         return done
 
     return run
