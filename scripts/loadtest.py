@@ -1,6 +1,6 @@
 """Load test of ``kgrec serve``: N concurrent clients send mixed requests for a fixed time.
 
-Each client is an ``httpx`` async loop that, until the deadline, picks a request kind at
+Each client is an ``aiohttp`` async loop that, until the deadline, picks a request kind at
 random (seeded, weights from ``--mix``) and waits for its answer before sending the next
 (a closed loop, so throughput is what the server sustains at that concurrency):
 
@@ -149,16 +149,22 @@ async def run_load(url: str, clients: int, duration: float, warmup: float,
                    ) -> tuple[list, float, list[str]]:
     """Run the clients (closed loop, or open loop at ``rate`` requests/s in total);
     returns (samples, measured seconds, first error messages). ``on_measure("start")``
-    and ``on_measure("stop")`` are called when the measured window opens and closes."""
-    import httpx
+    and ``on_measure("stop")`` are called when the measured window opens and closes.
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as http:
-        info = (await http.get("/v1/model")).raise_for_status().json()
-        users = info["example_users"]
-        titles = [m["title"] for m in
-                  (await http.get("/v1/movies", params={"limit": 50})).raise_for_status()
-                  .json()["movies"]]
+    The clients use ``aiohttp``: on a machine whose cores the server shares, a client that
+    costs less CPU per request leaves more to the server (measured here: about 0.4 ms of
+    client CPU per request, against about 2 ms with ``httpx``'s async client)."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
+    timeout = aiohttp.ClientTimeout(total=30.0)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as http:
+        async with http.get("/v1/model") as response:
+            response.raise_for_status()
+            users = (await response.json())["example_users"]
+        async with http.get("/v1/movies", params={"limit": 50}) as response:
+            response.raise_for_status()
+            titles = [m["title"] for m in (await response.json())["movies"]]
         samples: list[tuple[str, float, bool]] = []
         errors: list[str] = []
         start = time.perf_counter()
@@ -191,11 +197,12 @@ async def run_load(url: str, clients: int, duration: float, warmup: float,
                     if t0 >= deadline:
                         break
                 try:
-                    response = await http.post(path, json=body)
-                    good = response.status_code == 200
+                    async with http.post(path, json=body) as response:
+                        text = await response.text()
+                        good = response.status == 200
                     if not good and len(errors) < 10:
-                        errors.append(f"{kind} {body}: {response.status_code} {response.text[:200]}")
-                except httpx.HTTPError as exc:
+                        errors.append(f"{kind} {body}: {response.status} {text[:200]}")
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     good = False
                     if len(errors) < 10:
                         errors.append(f"{kind} {body}: {exc!r}")
