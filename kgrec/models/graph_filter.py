@@ -47,7 +47,7 @@ def top_right_singular_vectors(R: sp.spmatrix, k: int) -> np.ndarray:
     """
     n = min(R.shape)
     if k >= n - 1:
-        values, vectors = np.linalg.eigh((R.T @ R).toarray())  # ascending eigenvalues
+        _, vectors = np.linalg.eigh((R.T @ R).toarray())  # ascending eigenvalues
         return vectors[:, -k:]
     from scipy.sparse.linalg import svds
 
