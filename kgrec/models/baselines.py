@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgrec.models.base import ScoringModel
+from kgrec.models.history import SparseHistory, binary_csr
 
 __all__ = ["BPRMF", "EASE", "GenreProfile", "ItemKNN", "Popularity", "TextCosine"]
 
@@ -85,8 +86,10 @@ class Popularity(_ClosedForm):
         self.register_buffer("counts", torch.zeros(self.num_items))
 
     def fit(self, interactions: Any) -> Popularity:
-        """Count each item's training users. ``interactions``: binary ``[U, I]``."""
-        self.counts.copy_(_binary(interactions, self.num_users, self.num_items).sum(0))
+        """Count each item's training users. ``interactions``: binary ``[U, I]`` (kept
+        sparse: a large catalogue's dense matrix would not fit in memory)."""
+        X = binary_csr(interactions, self.num_users, self.num_items)
+        self.counts.copy_(torch.from_numpy(np.asarray(X.sum(axis=0)).ravel()))
         return self
 
     def score(self, users: Tensor) -> Tensor:
@@ -99,7 +102,7 @@ class Popularity(_ClosedForm):
         return self.counts.unsqueeze(0).repeat(len(history), 1)
 
 
-class ItemKNN(_ClosedForm):
+class ItemKNN(SparseHistory, _ClosedForm):
     """Item-based nearest neighbours with (shrunk) cosine similarity.
 
     .. math:: \\mathrm{sim}(j, i) = \\frac{X_{:j}^\\top X_{:i}}
@@ -110,8 +113,11 @@ class ItemKNN(_ClosedForm):
     where :math:`N_k(j)` are the ``k`` items most similar to :math:`j` (itself excluded):
     a user's score for item :math:`i` sums its similarity to the items they rated that have
     :math:`i` among their neighbours. The neighbour lists are buffers ``neighbors [I, k]``
-    and ``similarities [I, k]``; they are computed in blocks of items (``X[:, block]^T X``),
-    never one item at a time.
+    and ``similarities [I, k]``; they are computed in blocks of items (``X[:, block]^T X``,
+    sparse products densified per block), never one item at a time. Histories are sparse
+    buffers (:class:`~kgrec.models.history.SparseHistory`). Not linear in items: the
+    per-block similarity rows and their top-k cost ``O(I^2)`` in total (memory only
+    ``block_size * I``).
 
     Args:
         num_users: number of users :math:`U`.
@@ -138,19 +144,18 @@ class ItemKNN(_ClosedForm):
         self.k = min(int(k), max(self.num_items - 1, 0))
         self.shrinkage = float(shrinkage)
         self.block_size = int(block_size)
-        self.register_buffer("interactions",
-                             torch.zeros(self.num_users, self.num_items, dtype=torch.bool))
+        self._init_history()
         self.register_buffer("neighbors", torch.zeros(self.num_items, self.k, dtype=torch.long))
         self.register_buffer("similarities", torch.zeros(self.num_items, self.k))
 
     def fit(self, interactions: Any) -> ItemKNN:
         """Compute the neighbour lists from binary ``[U, I]`` interactions."""
-        X_bool = _binary(interactions, self.num_users, self.num_items)
-        X = X_bool.to(torch.float32)
-        norms = X.sum(0).sqrt()  # [I]
+        X = binary_csr(interactions, self.num_users, self.num_items)
+        Xt = X.T.tocsr()
+        norms = torch.from_numpy(np.asarray(X.sum(axis=0)).ravel()).float().sqrt()  # [I]
         for lo in range(0, self.num_items, self.block_size):
             hi = min(lo + self.block_size, self.num_items)
-            co = X[:, lo:hi].T @ X  # [b, I] co-occurrence counts
+            co = torch.from_numpy((Xt[lo:hi] @ X).toarray()).float()  # [b, I] co-occurrences
             den = norms[lo:hi, None] * norms[None, :] + self.shrinkage
             sim = torch.where(den > 0, co / den.clamp_min(1e-12), torch.zeros_like(co))
             rows = torch.arange(hi - lo)
@@ -158,8 +163,13 @@ class ItemKNN(_ClosedForm):
             values, index = torch.topk(sim, self.k, dim=1)
             self.similarities[lo:hi] = values
             self.neighbors[lo:hi] = index
-        self.interactions.copy_(X_bool)
+        self.set_history(X)
         return self
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # artifacts saved before histories were sparse hold a dense bool "interactions"
+        self._adapt_history_state(state_dict, prefix, "interactions")
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def similarity_matrix(self) -> Tensor:
         """The pruned similarity :math:`S` as a sparse CSR ``[I, I]`` tensor (row ``j``:
@@ -185,9 +195,7 @@ class ItemKNN(_ClosedForm):
     def score(self, users: Tensor) -> Tensor:
         """``long [B]`` → ``float [B, I]``: :math:`X_u S`, computed as
         :math:`(S^\\top X_u^\\top)^\\top` with a sparse CSR :math:`S^\\top`."""
-        users = self._check_users(users).to(self.interactions.device)
-        X_b = self.interactions[users].to(torch.float32)  # [B, I]
-        return self.score_history(X_b)
+        return self.score_history(self.history_rows(self._check_users(users)))
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores :math:`h S` for arbitrary binary histories ``[B, I]``."""

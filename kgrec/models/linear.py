@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from kgrec.models.base import ScoringModel
+from kgrec.models.history import SparseHistory, binary_csr
 
 #: Above this many items DLAE uses the low-rank form (exact: ``I^2`` float64 entries while
 #: solving, 0.8 GB at 10k items, and ``I^3/3`` flops).
@@ -84,7 +85,7 @@ def randomized_gram_eigh(X: sp.csr_matrix, rank: int, *, power_iterations: int =
     return Q @ vectors[:, top], np.maximum(values[top], 0.0)
 
 
-class DLAE(ScoringModel):
+class DLAE(SparseHistory, ScoringModel):
     """Denoising linear autoencoder (closed form; exact or low-rank, see the module doc).
 
     Args:
@@ -118,32 +119,17 @@ class DLAE(ScoringModel):
             self.register_buffer("right", torch.zeros(num_items, self.rank))
         else:
             self.register_buffer("weight", torch.zeros(num_items, num_items))
-        self.register_buffer("history_indptr", torch.zeros(num_users + 1, dtype=torch.long))
-        self.register_buffer("history_indices", torch.zeros(0, dtype=torch.long))
+        self._init_history()
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # artifacts saved before histories were sparse hold a dense [U, I] "history"
-        dense = state_dict.pop(prefix + "history", None)
-        if dense is not None:
-            csr = sp.csr_matrix(dense.numpy() != 0)
-            state_dict[prefix + "history_indptr"] = torch.from_numpy(csr.indptr.astype(np.int64))
-            state_dict[prefix + "history_indices"] = torch.from_numpy(csr.indices.astype(np.int64))
-        # the number of stored interactions is known only after fit: take the saved size
-        key = prefix + "history_indices"
-        if key in state_dict:
-            self.history_indices = torch.zeros_like(state_dict[key])
+        self._adapt_history_state(state_dict, prefix, "history")
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def fit(self, interactions: sp.spmatrix) -> DLAE:
         """Solve for :math:`B` (or its factors) from the binary ``[U, I]`` training
         matrix; returns self."""
-        X = sp.csr_matrix(interactions, dtype=np.float64)
-        if X.shape != (self.num_users, self.num_items):
-            raise ValueError(f"interactions shape {X.shape} != ({self.num_users}, {self.num_items})")
-        X.sum_duplicates()
-        X.eliminate_zeros()
-        X.data[:] = 1.0
-        X.sort_indices()
+        X = binary_csr(interactions, self.num_users, self.num_items)
         counts = np.asarray(X.sum(axis=0)).ravel()  # diag(G)
         lam = self.reg + self.dropout / (1 - self.dropout) * counts
         if self.low_rank:
@@ -161,24 +147,8 @@ class DLAE(ScoringModel):
             B[np.diag_indices_from(B)] += 1.0
             self.weight = torch.from_numpy(B).float()
             del gram
-        self.history_indptr = torch.from_numpy(X.indptr.astype(np.int64))
-        self.history_indices = torch.from_numpy(X.indices.astype(np.int64))
+        self.set_history(X)
         return self
-
-    def history_rows(self, users: Tensor) -> Tensor:
-        """Dense binary rows ``[B, I]`` of the training histories of ``users`` ``[B]``."""
-        users = torch.as_tensor(users).long().reshape(-1).to(self.history_indptr.device)
-        if len(users) and (users.min() < 0 or users.max() >= self.num_users):
-            bad = users[(users < 0) | (users >= self.num_users)][0]
-            raise IndexError(f"user index {int(bad)} out of range [0, {self.num_users})")
-        start, stop = self.history_indptr[users], self.history_indptr[users + 1]
-        counts = stop - start
-        rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), counts)
-        first = torch.repeat_interleave(start - (counts.cumsum(0) - counts), counts)
-        cols = self.history_indices[first + torch.arange(len(rows), device=users.device)]
-        out = torch.zeros(len(users), self.num_items, device=users.device)
-        out[rows, cols] = 1.0
-        return out
 
     def score(self, users: Tensor) -> Tensor:
         """Scores ``x_u B`` of every item: ``[B]`` → ``[B, I]``."""
