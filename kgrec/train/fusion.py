@@ -27,8 +27,8 @@ from torch import Tensor
 
 from kgrec.models.hybrid import ScoreFusion
 
-#: Validation users the search ranks for at most (ML-100K: 943, all of them).
-MAX_SEARCH_USERS = 5_000
+#: Validation users the search ranks for at most (ML-100K: 943 and ML-1M: 6,040, all of them).
+MAX_SEARCH_USERS = 10_000
 #: Top items per component and user that form the candidate set of a trial.
 SEARCH_CANDIDATES = 200
 
