@@ -48,10 +48,12 @@ def catalogue_sizes(ratings: int) -> dict[str, int]:
 
 def run_stages(folder: Path, work: Path, *, model: str, epochs: int | None, threads: int,
                seed: int, text: dict[str, Any] | None = None,
+               model_options: dict[str, Any] | None = None,
                skip_text: bool = False) -> dict[str, Any]:
     """Run the pipeline on catalogue ``folder`` in this process; per-stage seconds and
     peak RSS (MB, sampled), plus sizes and validation metrics. ``text``: extra
-    :class:`~kgrec.text.TextConfig` settings (e.g. ``{"derive_above": 0}``).
+    :class:`~kgrec.text.TextConfig` settings (e.g. ``{"derive_above": 0}``),
+    ``model_options`` extra :class:`~kgrec.config.ModelConfig` ones.
     ``skip_text``: no transformer pass; every node gets a zero feature row and the text
     stage is marked ``skipped`` (to time the other stages when the encoder would take too
     long; the default hybrid does not use text in its scores)."""
@@ -74,7 +76,7 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int | None, thre
     if epochs is not None:
         train["epochs"] = epochs
     config = KGRecConfig().replace(
-        model={"name": model}, train=train,
+        model={"name": model, **(model_options or {})}, train=train,
         text={"cache_dir": str(work / "embeddings"), "show_progress": False, **(text or {})})
     stages: dict[str, dict[str, float]] = {}
     state: dict[str, Any] = {}
@@ -112,6 +114,7 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int | None, thre
         state["ctx"] = ModelContext.from_graph(kg, state["valid_csr"], state["features"],
                                                item_years(state["ds"], kg))
         state["fitted"] = fit_model(model, state["ctx"], config)
+        state["weights"] = state["fitted"].details.get("weights")
 
     def evaluation() -> None:
         kg = state["kg"]
@@ -141,6 +144,7 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int | None, thre
     if skip_text:
         stages["text"]["skipped"] = True
     return {"stages": stages, "metrics": state["metrics"], "serve": serve,
+            "fusion_weights": state["weights"],
             "nodes": {k: len(v) for k, v in kg.nodes.items()},
             "edges": int(sum(v.shape[1] for v in kg.edges.values())),
             "ratings": int(len(state["ds"].ratings))}

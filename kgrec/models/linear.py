@@ -144,6 +144,42 @@ def neighborhood_solve(X: sp.csr_matrix, lam: np.ndarray, neighbors: int, *,
     return Bt
 
 
+def randomized_gram_eigh(X: sp.csr_matrix, rank: int, *, power_iterations: int = 3,
+                         oversample: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``rank`` eigenpairs of :math:`G = X^\\top X` without forming :math:`G`.
+
+    Randomised range finder with power iterations (Halko, Martinsson & Tropp, 2011):
+    :math:`Y = G\\Omega`, then ``power_iterations`` times :math:`Y \\leftarrow G\\,
+    \\mathrm{qr}(Y)`; with :math:`Q = \\mathrm{qr}(Y)` the small matrix
+    :math:`(XQ)^\\top (XQ)` is diagonalised and its eigenvectors mapped back by :math:`Q`.
+    Every product with :math:`G` is two sparse products ``X.T @ (X @ Y)``.
+
+    Args:
+        X: ``[U, I]`` sparse matrix.
+        rank: number of eigenpairs ``k`` (capped at ``I``).
+        power_iterations: passes that sharpen the spectrum (default 3).
+        oversample: extra random directions (default 16).
+        seed: seed of the random test matrix.
+
+    Returns:
+        ``(V [I, k], s [k])``: orthonormal eigenvectors and eigenvalues, descending.
+    """
+    n = X.shape[1]
+    k = min(rank, n)
+    width = min(n, k + oversample)
+    rng = np.random.default_rng(seed)
+    Xt = X.T.tocsr()
+    Y = Xt @ (X @ rng.standard_normal((n, width)))
+    for _ in range(power_iterations):
+        Q, _ = np.linalg.qr(Y)
+        Y = Xt @ (X @ Q)
+    Q, _ = np.linalg.qr(Y)
+    Z = X @ Q
+    values, vectors = np.linalg.eigh(Z.T @ Z)
+    top = np.argsort(-values)[:k]
+    return Q @ vectors[:, top], np.maximum(values[top], 0.0)
+
+
 class DLAE(SparseHistory, ScoringModel):
     """Denoising linear autoencoder (closed form; exact or low-rank, see the module doc).
 
