@@ -4,6 +4,7 @@
     python scripts/scale_benchmark.py --ratings 100000 250000 500000 1000000 --out results/scale \\
         [--epochs N] [--model hybrid] [--threads 1] [--seed 0] [--make-catalog PATH] \\
         [--catalogues DIR]
+    python scripts/scale_benchmark.py --serve MODEL_DIR   # load time, recommend() p50/p95
 
 For each size a synthetic catalogue is generated with ``make_catalog.py`` (default
 ``../shared/scale/make_catalog.py``; movies, people and users scale with the ratings as
@@ -244,8 +245,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--make-catalog", type=Path, default=DEFAULT_MAKER)
     p.add_argument("--skip-text", action="store_true",
                    help="zero text features instead of the encoder (text stage: skipped)")
+    p.add_argument("--serve", type=Path, metavar="MODEL_DIR",
+                   help="only time Recommender.load of a saved folder and recommend() latency")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: run one size
     a = p.parse_args(argv)
+    if a.serve is not None:
+        import torch
+
+        torch.set_num_threads(a.threads)
+        from kgrec.benchmark import PeakMemory
+        from kgrec.recommender import Recommender
+
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            rec = Recommender.load(a.serve)
+            seconds = time.perf_counter() - start
+            latency = recommend_latency(rec, seed=a.seed)
+        print(json.dumps({"load_seconds": seconds, "peak_mb": memory.peak_mb, **latency,
+                          "load_average": os.getloadavg()[0]}))
+        return 0
     if a.child is not None:
         with tempfile.TemporaryDirectory(prefix="kgrec-scale-") as work:
             result = run_stages(a.child, Path(work), model=a.model, epochs=a.epochs,
