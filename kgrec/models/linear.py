@@ -277,7 +277,8 @@ class DLAE(SparseHistory, ScoringModel):
         h = history.float()
         if self.sparse_weights:
             Bt = torch.sparse_csr_tensor(self.weight_indptr, self.weight_indices,
-                                         self.weight_values, (self.num_items, self.num_items))
+                                         self.weight_values, (self.num_items, self.num_items),
+                                         check_invariants=False)  # sorted CSR, built in fit
             return (Bt @ h.T).T.contiguous()
         if self.low_rank:
             return (h @ self.left) @ self.right.T
