@@ -68,8 +68,9 @@ class SparseHistory:
         if key in state_dict:
             self.history_indices = torch.zeros_like(state_dict[key])
 
-    def history_rows(self, users: Tensor) -> Tensor:
-        """Dense binary float rows ``[B, I]`` of the training histories of ``users [B]``."""
+    def _history_coo(self, users: Tensor) -> tuple[Tensor, Tensor]:
+        """``(rows, cols)``: the training histories of ``users [B]`` as coordinates
+        (row ``b`` of ``users`` rated item ``cols[k]`` where ``rows[k] == b``)."""
         users = torch.as_tensor(users).long().reshape(-1).to(self.history_indptr.device)
         if len(users) and (users.min() < 0 or users.max() >= self.num_users):
             bad = users[(users < 0) | (users >= self.num_users)][0]
@@ -79,6 +80,12 @@ class SparseHistory:
         rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), counts)
         first = torch.repeat_interleave(start - (counts.cumsum(0) - counts), counts)
         cols = self.history_indices[first + torch.arange(len(rows), device=users.device)]
-        out = torch.zeros(len(users), self.num_items, device=users.device)
+        return rows, cols
+
+    def history_rows(self, users: Tensor) -> Tensor:
+        """Dense binary float rows ``[B, I]`` of the training histories of ``users [B]``."""
+        rows, cols = self._history_coo(users)
+        out = torch.zeros(len(torch.as_tensor(users).reshape(-1)), self.num_items,
+                          device=self.history_indptr.device)
         out[rows, cols] = 1.0
         return out
