@@ -93,6 +93,7 @@ class Recommender:
         from kgrec.models.base import item_vectors
         from kgrec.serve.catalog import Catalog
         from kgrec.serve.feedback import FeedbackStore
+        from kgrec.serve.liked import liked_matrix
         from kgrec.serve.resolve import Resolver
         from kgrec.serve.scoring import Scorer
 
@@ -102,8 +103,10 @@ class Recommender:
         self._seen_ratings = seen.loc[:, ["user_id", "item_id", "rating", "timestamp"]]
         self._seen = to_csr(seen, kg)
         self.catalog_ = Catalog.build(kg, dataset.items, context.item_years)
+        liked = liked_matrix(seen, {u: i for i, u in enumerate(kg.user_ids)},
+                             {m: i for i, m in enumerate(kg.item_ids)}, kg.num_users, kg.num_items)
         self.scorer_ = Scorer(model, self.catalog_, context.item_features, context.train,
-                              self._seen, self.config.text)
+                              self._seen, self.config.text, liked=liked)
         vectors = item_vectors(model, self.scorer_.item_features)
         self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
                                         anchor_effect=model_anchor_effect(model, kg.num_items),

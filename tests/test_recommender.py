@@ -157,6 +157,25 @@ def test_save_load_round_trip_and_tamper(rec, split, tmp_path):
         Recommender.load(tmp_path)
 
 
+def test_liked_titles_are_ranked_by_the_liked_titles_scorer(rec):
+    """recommend(liked=...) for a new user ranks by kgrec.serve.liked (liked neighbours,
+    the model, shared facts), not by the model's score_history alone."""
+    titles = ["Heat", "Casino", "GoodFellas"]
+    recs = rec.recommend(liked=titles, k=10, explain=False)
+    idx = [rec.kg_.index(rec.scorer_.parser.resolve_title(t)[0]) for t in titles]
+    h = torch.zeros(1, rec.catalog_.num_items)
+    h[0, idx] = 1
+    expected = rec.scorer_.liked_titles.score_history(h)[0]
+    expected[idx] = -torch.inf
+    expected[rec.scorer_.cold] = -torch.inf      # cold movies are scored by content
+    warm = [rec.kg_.item_index(r.item_id) for r in recs
+            if not rec.scorer_.cold[rec.kg_.item_index(r.item_id)]]
+    assert warm == torch.topk(expected, len(warm)).indices.tolist()
+    plain = rec.scorer_.history_scores(h)[0]
+    plain[idx] = -torch.inf
+    assert warm != torch.topk(plain, len(warm)).indices.tolist()
+
+
 def test_query_results_are_explained_by_the_named_entities(rec):
     recs = rec.recommend(query="movies directed by Quentin Tarantino", k=5)
     for r in recs:

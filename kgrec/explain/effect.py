@@ -7,9 +7,12 @@ of an item's top explanation, the path-connected liked movie with the largest
 :math:`\\Delta_{\\cdot, T}`, so that the movie an explanation cites is the one the score
 depends on most (what :func:`kgrec.explain.quality.fidelity` measures).
 
-One batched call of the model's ``score_history`` per user: ``n + 1`` histories (the full
-one and the ``n`` with one movie left out), ``[n + 1, I]`` scores. For a linear model
-(``score = x B``) this is exact and equals :math:`B_{h_j, i}`.
+One call of the model's ``history_loo`` per user (:mod:`kgrec.models.loo`): the scores of the
+full history and of the ``n`` histories with one movie left out, of which a request computes
+only the columns of the items it explains. Models with a closed form (linear autoencoders,
+item–item models, LightGCN's fold-in and their fusion) compute them from the history's rows;
+any other model scores the ``n + 1`` histories in batches. For a linear model
+(``score = x B``) the effect equals :math:`B_{h_j, i}`.
 """
 
 from __future__ import annotations
@@ -58,9 +61,12 @@ def leave_one_out(score_history: Callable[[Any], Any], num_items: int, *,
 
 
 def model_anchor_effect(model: Any, num_items: int
-                        ) -> Callable[[int, np.ndarray], np.ndarray] | None:
-    """:func:`leave_one_out` of ``model.score_history``, or ``None`` when the model cannot
-    score histories (``NotImplementedError``)."""
+                        ) -> Callable[[int, np.ndarray], Callable[[int], np.ndarray]] | None:
+    """The model's leave-one-out effect, ``effect(user, history)`` → ``column(item) ->
+    [n]`` (:math:`\\Delta_{\\cdot, i}`), through the model's ``history_loo``
+    (:mod:`kgrec.models.loo`) when it has one, so that a request pays for the columns it
+    explains only; else :func:`leave_one_out` of its ``score_history``. ``None`` when the
+    model cannot score histories (``NotImplementedError``)."""
     import torch
 
     try:
@@ -68,4 +74,26 @@ def model_anchor_effect(model: Any, num_items: int
             model.score_history(torch.zeros(1, num_items))
     except NotImplementedError:
         return None
-    return leave_one_out(model.score_history, num_items)
+    history_loo = getattr(model, "history_loo", None)
+    if history_loo is None:
+        dense = leave_one_out(model.score_history, num_items)
+        return lambda user, history: _columns_of(dense(user, history))
+
+    def effect(user: int, history: np.ndarray) -> Callable[[int], np.ndarray]:
+        history = np.asarray(history, dtype=np.int64)
+        if len(history) == 0:
+            return lambda item: np.zeros(0, dtype=np.float64)
+        with torch.no_grad():
+            loo = history_loo(torch.from_numpy(history))
+
+        def column(item: int) -> np.ndarray:
+            scores = loo.column(item)
+            return scores[0] - scores[1:]
+
+        return column
+
+    return effect
+
+
+def _columns_of(matrix: np.ndarray) -> Callable[[int], np.ndarray]:
+    return lambda item: matrix[:, int(item)]

@@ -32,6 +32,7 @@ one query costs about a millisecond on an ML-100K-sized graph.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,10 +59,22 @@ NO_USER = -1
 #: Salience factor per hop beyond 3 for ``"kg"`` paths.
 HOP_DISCOUNT = 0.5
 
-#: ``effect(user_index, history [n]) -> [n, I]``: how much removing each history movie
-#: lowers every item's score, :math:`s(H)_i - s(H \setminus \{h_j\})_i`
-#: (:func:`kgrec.explain.effect.leave_one_out`).
-AnchorEffect = Callable[[int, np.ndarray], np.ndarray]
+#: ``effect(user_index, history [n])``: how much removing each history movie lowers each
+#: item's score, :math:`s(H)_i - s(H \setminus \{h_j\})_i`, as an ``[n, I]`` array
+#: (:func:`kgrec.explain.effect.leave_one_out`) or as ``column(i) -> [n]``
+#: (:func:`kgrec.explain.effect.model_anchor_effect`: only the explained columns are computed).
+AnchorEffect = Callable[[int, np.ndarray], "np.ndarray | Callable[[int], np.ndarray]"]
+
+
+#: Catalogues up to this many movies count co-raters from a dense co-like matrix
+#: (:meth:`PathExplainer._co_likes`); larger ones from the anchors' likers per request.
+CO_LIKE_DENSE_ITEMS = 4096
+
+
+def _checked_columns(matrix: np.ndarray, shape: tuple[int, int]) -> Callable[[int], np.ndarray]:
+    if matrix.shape != shape:
+        raise ValueError(f"anchor_effect returned shape {matrix.shape}, expected {shape}")
+    return lambda t: matrix[:, t]
 
 
 @dataclass
@@ -151,7 +164,8 @@ class PathExplainer:
         item_similarity: optional similarity of two movies (indices): a callable
             ``(anchor, target) -> float``, a square ``[I, I]`` similarity matrix, or an
             ``[I, d]`` embedding matrix (cosine); numpy arrays or torch tensors.
-        anchor_effect: optional ``effect(user_index, history) -> [n, I]`` (see
+        anchor_effect: optional ``effect(user_index, history)`` giving ``[n, I]`` or a
+            ``column(item) -> [n]`` function (see
             :data:`AnchorEffect`), called once per user with every movie the user rated.
         movies: optional items table (``item_id``, ``title``, ``year``) of the dataset:
             titles shared by several films get their year, and same-film duplicates are
@@ -193,8 +207,11 @@ class PathExplainer:
         self._named_node = np.array([display_name(kg, e) is not None
                                      for t in self.index.node_types for e in kg.nodes[t]],
                                     dtype=bool)
-        self._user_cache: tuple[Any, ...] | None = None
-        self._effect_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        # the last user's history and effects, per thread: a top-10 list asks ten times
+        # for one user, and concurrent requests (a server's thread pool) for different
+        # users must neither mix nor evict each other's entries
+        self._caches = threading.local()
+        self._co_like_matrix: np.ndarray | None = None
 
     # -- construction ------------------------------------------------------------------
     def _make_similarity(self, sim: Any) -> Callable[[np.ndarray, int], np.ndarray] | None:
@@ -248,7 +265,7 @@ class PathExplainer:
         the users who liked each of them (CSR gather: ``raters``, and ``rater_anchor``,
         the position in the liked movies each rater belongs to). Cached for the last
         user, since a top-10 list asks ten times for one user."""
-        cache = self._user_cache
+        cache = getattr(self._caches, "user", None)
         if cache is not None and cache[0] == u:
             return cache[1:]
         ix = self.index
@@ -258,23 +275,24 @@ class PathExplainer:
         dense[items] = weights
         positions, rater_anchor = gather(ix.liker_ptr, items)
         cache = (u, items, weights, dense, ix.likers[positions], rater_anchor)
-        self._user_cache = cache  # one assignment: concurrent callers never mix users
+        self._caches.user = cache
         return cache[1:]
 
-    def _effects(self, u: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The user's rated movies [n] and the model's leave-one-out effects [n, I]
-        (``None`` without ``anchor_effect`` or for a person not in the graph)."""
+    def _effects(self, u: int) -> tuple[np.ndarray, Callable[[int], np.ndarray]] | None:
+        """The user's rated movies [n] and ``column(t) -> [n]``, the model's leave-one-out
+        effects on movie ``t`` (``None`` without ``anchor_effect`` or for a person not in
+        the graph)."""
         if self._anchor_effect is None or u == NO_USER:
             return None
-        cache = self._effect_cache
+        cache = getattr(self._caches, "effect", None)
         if cache is None or cache[0] != u:
             ix = self.index
             history = ix.rated_movies[ix.rated_ptr[u]:ix.rated_ptr[u + 1]]
-            effects = np.asarray(self._anchor_effect(u, history), dtype=np.float64)
-            if effects.shape != (len(history), self.num_items):
-                raise ValueError(f"anchor_effect returned shape {effects.shape}, expected "
-                                 f"({len(history)}, {self.num_items})")
-            self._effect_cache = cache = (u, history, effects)
+            effects = self._anchor_effect(u, history)
+            if not callable(effects):
+                effects = _checked_columns(np.asarray(effects, dtype=np.float64),
+                                           (len(history), self.num_items))
+            self._caches.effect = cache = (u, history, effects)
         return cache[1], cache[2]
 
     def _same_film_mask(self, t: int) -> np.ndarray:
@@ -422,7 +440,8 @@ class PathExplainer:
     # -- candidate generation ----------------------------------------------------------
     def _sim_factor(self, anchors: np.ndarray, t: int) -> np.ndarray:
         sim = np.asarray(self._similarity(anchors, t), dtype=np.float64)  # type: ignore[misc]
-        return 0.5 + 0.5 * np.clip(np.nan_to_num(sim), 0.0, 1.0)
+        sim = np.where(np.isnan(sim), 0.0, sim)  # NaN (a zero vector) counts as unrelated
+        return 0.5 + 0.5 * np.minimum(np.maximum(sim, 0.0), 1.0)
 
     def _content(self, t: int, dense: np.ndarray) -> _Candidates:
         """Content candidates: shared entities and direct links with the user's anchors
@@ -468,25 +487,72 @@ class PathExplainer:
         likers_t = ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]
         if not likers_t.size or not usable.any():
             return _concat([])
-        mask = np.zeros(self.num_users, dtype=bool)
-        mask[likers_t] = True
-        if u != NO_USER:
-            mask[u] = False
-        hit = mask[raters]
-        if not hit.any():
-            return _concat([])
-        anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
-        counts = np.bincount(anchor_hit, minlength=len(anchors))
-        # raters are sorted within each anchor: the first hit is the smallest co-rater
-        first_pos = np.flatnonzero(np.diff(anchor_hit, prepend=-1))
-        first = np.full(len(anchors), -1, dtype=np.int64)
-        first[anchor_hit[first_pos]] = rater_hit[first_pos]
+        co_likes = self._co_likes()
+        if co_likes is not None:
+            # |L_A ∩ L_T| from the co-like matrix; u (who liked every anchor) is not a
+            # co-rater of itself; the smallest co-rater is found when a path is shown
+            counts = co_likes[anchors, t].astype(np.int64)
+            if u != NO_USER and self._likes(u, t):
+                counts -= 1
+            first = np.full(len(anchors), -1, dtype=np.int64)
+        else:
+            counts, first = self._co_raters(u, likers_t, len(anchors), raters, rater_anchor)
         ok = (counts > 0) & usable
         cos = counts[ok] / np.sqrt(ix.num_likers[anchors[ok]] * float(len(likers_t)))
         m = int(ok.sum())
         return _Candidates(np.full(m, _COLLAB, np.int8), np.full(m, -1, np.int64),
                            anchors[ok].astype(np.int64), np.full(m, -1, np.int64),
                            first[ok], counts[ok].astype(np.int64), anchor_w[ok] * cos)
+
+    def _co_raters(self, u: int, likers_t: np.ndarray, num_anchors: int, raters: np.ndarray,
+                   rater_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per anchor, the number of users other than ``u`` who liked it and ``t``
+        (``likers_t``) and the smallest of them (-1 if none), from the anchors' likers
+        (the path for catalogues too large for :meth:`_co_likes`)."""
+        mask = np.zeros(self.num_users, dtype=bool)
+        mask[likers_t] = True
+        if u != NO_USER:
+            mask[u] = False
+        hit = mask[raters]
+        anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
+        counts = np.bincount(anchor_hit, minlength=num_anchors)
+        # raters are sorted within each anchor: the first hit is the smallest co-rater
+        first_pos = np.flatnonzero(np.diff(anchor_hit, prepend=-1))
+        first = np.full(num_anchors, -1, dtype=np.int64)
+        first[anchor_hit[first_pos]] = rater_hit[first_pos]
+        return counts, first
+
+    def _co_likes(self) -> np.ndarray | None:
+        """``int32 [I, I]``: how many users liked both movies (:math:`L^T L`), built on
+        first use when the catalogue has at most :data:`CO_LIKE_DENSE_ITEMS` movies
+        (11 MB on ML-100K; 64 MB at the limit), else ``None``."""
+        if self.num_items > CO_LIKE_DENSE_ITEMS:
+            return None
+        matrix = self._co_like_matrix
+        if matrix is None:
+            import scipy.sparse as sp
+
+            ix = self.index
+            likes = sp.csr_matrix((np.ones(len(ix.likers), dtype=np.int32), ix.likers,
+                                   ix.liker_ptr), shape=(self.num_items, self.num_users))
+            matrix = (likes @ likes.T).toarray().astype(np.int32)
+            self._co_like_matrix = matrix  # one assignment: readers see a whole matrix
+        return matrix
+
+    def _likes(self, u: int, t: int) -> bool:
+        """Whether user ``u`` liked movie ``t``."""
+        ix = self.index
+        liked = ix.liked_movies[ix.liked_ptr[u]:ix.liked_ptr[u + 1]]
+        pos = np.searchsorted(liked, t)
+        return bool(pos < len(liked) and liked[pos] == t)
+
+    def _first_co_rater(self, u: int, anchor: int, t: int) -> int:
+        """The smallest user other than ``u`` who liked both ``anchor`` and ``t``."""
+        ix = self.index
+        both = np.intersect1d(ix.likers[ix.liker_ptr[anchor]:ix.liker_ptr[anchor + 1]],
+                              ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]],
+                              assume_unique=True)
+        return int(both[both != u][0])
 
     # -- ranking and materialisation ---------------------------------------------------
     def _weak(self, c: _Candidates) -> np.ndarray:
@@ -509,11 +575,15 @@ class PathExplainer:
         effects = self._effects(u)
         if effects is None or not len(order):
             return order
-        history, matrix = effects
+        history, column = effects
         rows = np.searchsorted(history, c.anchor)
         found = (rows < len(history)) & (history[np.minimum(rows, len(history) - 1)]
                                          == c.anchor)
-        effect = np.where(found, matrix[np.minimum(rows, len(history) - 1), t], -np.inf)
+        on_t = np.asarray(column(t), dtype=np.float64)
+        if on_t.shape != (len(history),):
+            raise ValueError(f"anchor_effect's column for movie {t} has shape {on_t.shape}, "
+                             f"expected ({len(history)},)")
+        effect = np.where(found, on_t[np.minimum(rows, len(history) - 1)], -np.inf)
         tier = order[~weak[order]] if (~weak).any() else order
         best = tier[np.lexsort((np.arange(len(tier)), -effect[tier]))[0]]
         return np.concatenate([[best], order[order != best]])
@@ -557,7 +627,10 @@ class PathExplainer:
         shared = None
         if c.kind[i] == _COLLAB:
             kind = "collaborative"
-            other = self._entity("user", int(c.co_rater[i]))
+            co_rater = int(c.co_rater[i])
+            if co_rater < 0:
+                co_rater = self._first_co_rater(u, int(c.anchor[i]), t)
+            other = self._entity("user", co_rater)
             steps = (*first, PathStep(other, RATED[1], anchor, False),
                      PathStep(other, RATED[1], item, True))
         else:
@@ -588,12 +661,17 @@ class PathExplainer:
         second = [int(j) for j in collab[:2] if int(j) != i][:1]
         if not second:
             return self._materialise(u, t, c, i)
-        anchors = np.array([c.anchor[i], c.anchor[second[0]]], dtype=np.int64)
-        pos, _ = gather(self.index.liker_ptr, anchors)
-        likers = np.unique(self.index.likers[pos])
-        raters_t = self.index.likers[self.index.liker_ptr[t]:self.index.liker_ptr[t + 1]]
-        both = np.intersect1d(likers, raters_t, assume_unique=True)
-        support = int(len(both) - np.count_nonzero(both == u))
+        ix = self.index
+        liked_t = np.zeros(self.num_users, dtype=bool)
+        liked_t[ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]] = True
+        if u != NO_USER:
+            liked_t[u] = False
+        # co-raters of each anchor (sorted, distinct), then those of either
+        first, other = (ix.likers[ix.liker_ptr[a]:ix.liker_ptr[a + 1]]
+                        for a in (int(c.anchor[i]), int(c.anchor[second[0]])))
+        first, other = first[liked_t[first]], other[liked_t[other]]
+        support = len(first) + len(other) - len(np.intersect1d(first, other,
+                                                               assume_unique=True))
         co_anchor = self._entity("movie", int(c.anchor[second[0]]))
         return self._materialise(u, t, c, i, support=support, co_anchors=(co_anchor,))
 

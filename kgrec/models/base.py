@@ -6,8 +6,14 @@ A model scores items for users by index (indices come from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 
 class ScoringModel(nn.Module):
@@ -41,6 +47,31 @@ class ScoringModel(nn.Module):
         ``[B, I]``): users absent from training, e.g. cold-start users."""
         raise NotImplementedError(f"{type(self).__name__} cannot score users outside training")
 
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores of one history, for explanations' anchor effect
+        (:mod:`kgrec.models.loo`): row 0 is :meth:`score_history` of the history
+        :math:`H` (``long [n]``, distinct item indices), row :math:`j` (1-based) that of
+        :math:`H \\setminus \\{h_j\\}`.
+
+        This generic form scores the ``n + 1`` histories in batches of ``batch_size``
+        (``O(n I)`` memory); models whose history score has a closed form in the history's
+        rows override it with a cheaper computation that gives the same numbers.
+        """
+        from kgrec.models.loo import DenseLOO
+
+        history = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+        device = _device_of(self)
+        n = len(history)
+        full = torch.zeros(1, self.num_items, device=device)
+        full[0, history.to(device)] = 1.0
+        rows = [self.score_history(full)]
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            batch = full.repeat(hi - lo, 1)
+            batch[torch.arange(hi - lo, device=device), history[lo:hi].to(device)] = 0.0
+            rows.append(self.score_history(batch))
+        return DenseLOO(history, torch.cat(rows))
+
     @torch.no_grad()
     def score_all(self, users: Tensor, batch_size: int = 1024) -> Tensor:
         """:meth:`score` in batches of users, in eval mode."""
@@ -70,6 +101,29 @@ class ItemItemModel(ScoringModel):
     def score_history(self, history: Tensor) -> Tensor:
         """Scores :math:`h W` for arbitrary binary histories ``[B, I]``."""
         return history.float() @ self.weight
+
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """:meth:`ScoringModel.history_loo` in closed form: with
+        :math:`s = \\sum_{h \\in H} W_h`, removing :math:`h_j` gives :math:`s - W_{h_j}`
+        (``O(n I)``, no product)."""
+        return linear_loo(history, lambda h: self.weight.index_select(0, h.to(self.weight.device)).float())
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a model with none)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def linear_loo(history: Tensor, weight_rows: Callable[[Tensor], Tensor]) -> HistoryLOO:
+    """:meth:`ScoringModel.history_loo` of a model linear in the history,
+    :math:`s(H) = \\sum_{h \\in H} W_h`, from the rows ``weight_rows(h) [n, I]``
+    (:class:`~kgrec.models.loo.LinearLOO`: ``O(n I)``, no product)."""
+    from kgrec.models.loo import LinearLOO
+
+    history = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+    return LinearLOO(history, weight_rows(history))
 
 
 def item_vectors(model: nn.Module, fallback: Tensor | None = None) -> Tensor | None:

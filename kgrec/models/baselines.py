@@ -13,15 +13,18 @@ Notation: :math:`X \\in \\{0,1\\}^{U \\times I}` is the training interaction mat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgrec.models.base import ScoringModel
+from kgrec.models.base import ScoringModel, linear_loo
 from kgrec.models.history import SparseHistory, binary_csr
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 __all__ = ["BPRMF", "EASE", "GenreProfile", "ItemKNN", "Popularity", "TextCosine"]
 
@@ -257,6 +260,11 @@ class EASE(_ClosedForm):
     def score_history(self, history: Tensor) -> Tensor:
         """Scores :math:`h B` for arbitrary binary histories ``[B, I]``."""
         return history.to(self.weights.dtype) @ self.weights
+
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores in closed form: the sum of the rows :math:`B_h` without
+        each one in turn (``O(n I)``)."""
+        return linear_loo(history, lambda h: self.weights.index_select(0, h.to(self.weights.device)))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reg={self.reg}"

@@ -19,11 +19,17 @@ standardised sum ranks better than either (measured in ``scripts/benchmark.py``)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
 from kgrec.models.base import ScoringModel
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 
 def standardize(scores: Tensor, exclude: Tensor | None = None) -> Tensor:
@@ -89,8 +95,14 @@ class ScoreFusion(ScoringModel):
     def _exclude(self, users: Tensor) -> Tensor | None:
         if self._history is None:
             return None
-        rows = self._history[users.cpu().numpy()]
-        return torch.from_numpy(rows.toarray() > 0).to(self.fusion_weights.device)
+        h, idx = self._history, users.cpu().numpy().astype(np.int64)
+        start, stop = h.indptr[idx], h.indptr[idx + 1]
+        rows = np.repeat(np.arange(len(idx)), stop - start)
+        cols = h.indices[np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
+                         if len(idx) else np.zeros(0, np.int64)]
+        out = np.zeros((len(idx), self.num_items), dtype=bool)
+        out[rows, cols] = True
+        return torch.from_numpy(out).to(self.fusion_weights.device)
 
     def component_scores(self, users: Tensor) -> dict[str, Tensor]:
         """Standardised scores ``[B, I]`` of each component."""
@@ -113,3 +125,16 @@ class ScoreFusion(ScoringModel):
         exclude = history > 0
         return sum(w * standardize(self.components[n].score_history(history), exclude)
                    for n, w in self.weight_dict().items())
+
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores of one history ``long [n]``
+        (:class:`~kgrec.models.loo.FusionLOO`): each component's own
+        :meth:`~kgrec.models.base.ScoringModel.history_loo`, standardised per row over the
+        items that row does not exclude (row ``j`` keeps :math:`h_j`, as
+        :meth:`score_history` of the shorter history does), weighted and summed."""
+        from kgrec.models.loo import FusionLOO
+
+        h = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+        parts = [(w, self.components[name].history_loo(h, batch_size))
+                 for name, w in self.weight_dict().items() if w != 0.0]
+        return FusionLOO(h, parts, self.num_items)

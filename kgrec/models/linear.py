@@ -51,15 +51,18 @@ User histories are kept sparse (CSR ``history_indptr [U+1]``, ``history_indices
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from kgrec.models.base import ScoringModel
+from kgrec.models.base import ScoringModel, linear_loo
 from kgrec.models.history import SparseHistory, binary_csr
+
+if TYPE_CHECKING:
+    from kgrec.models.loo import HistoryLOO
 
 #: Above this many items DLAE uses its large form (exact: ``I^2`` float64 entries while
 #: solving, 0.8 GB at 10k items, and ``I^3/3`` flops).
@@ -180,6 +183,11 @@ def randomized_gram_eigh(X: sp.csr_matrix, rank: int, *, power_iterations: int =
     return Q @ vectors[:, top], np.maximum(values[top], 0.0)
 
 
+#: Batches of at most this many users are scored by summing rows of the weights
+#: (see :meth:`DLAE.score`); larger ones by the dense product.
+SPARSE_SCORE_USERS = 32
+
+
 class DLAE(SparseHistory, ScoringModel):
     """Denoising linear autoencoder (closed form; exact or low-rank, see the module doc).
 
@@ -267,8 +275,20 @@ class DLAE(SparseHistory, ScoringModel):
         return self
 
     def score(self, users: Tensor) -> Tensor:
-        """Scores ``x_u B`` of every item: ``[B]`` → ``[B, I]``."""
-        return self.score_history(self.history_rows(users))
+        """Scores ``x_u B`` of every item: ``[B]`` → ``[B, I]``.
+
+        Up to :data:`SPARSE_SCORE_USERS` users (a request), the sum of the history's rows
+        of :math:`B` (or of :math:`L`, then one product with :math:`R^T`):
+        ``O(nnz I)`` instead of the dense ``O(B I^2)`` product, same numbers."""
+        users = torch.as_tensor(users).long().reshape(-1)
+        if len(users) > SPARSE_SCORE_USERS or self.sparse_weights:
+            return self.score_history(self.history_rows(users))
+        rows, cols = self._history_coo(users)
+        factor = self.left if self.low_rank else self.weight
+        rows, cols = rows.to(factor.device), cols.to(factor.device)
+        summed = torch.zeros(len(users), factor.shape[1], device=factor.device)
+        summed.index_add_(0, rows, factor.index_select(0, cols).float())
+        return summed @ self.right.T.float() if self.low_rank else summed
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores for arbitrary binary histories ``[B, I]`` (cold-start users):
@@ -283,6 +303,23 @@ class DLAE(SparseHistory, ScoringModel):
         if self.low_rank:
             return (h @ self.left) @ self.right.T
         return h @ self.weight
+
+    def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
+        """Leave-one-out scores of one history ``long [n]`` in closed form
+        (:func:`~kgrec.models.base.linear_loo` of the rows :math:`B_h`, or
+        :math:`L_h R^T` in the low-rank form): ``O(n I)``; in the neighbourhood form the
+        rows are one sparse product of ``n`` one-item histories."""
+        if self.sparse_weights:  # rows B_h as the scores of one-item histories
+            def rows(h: Tensor) -> Tensor:
+                onehot = torch.zeros(len(h), self.num_items, device=self.weight_values.device)
+                onehot[torch.arange(len(h)), h.to(onehot.device)] = 1.0
+                return self.score_history(onehot)
+
+            return linear_loo(history, rows)
+        if self.low_rank:
+            return linear_loo(history, lambda h: self.left.index_select(0, h.to(self.left.device)).float()
+                              @ self.right.T.float())
+        return linear_loo(history, lambda h: self.weight.index_select(0, h.to(self.weight.device)).float())
 
     def extra_repr(self) -> str:
         form = (f"low_rank, rank={self.rank}" if self.low_rank else

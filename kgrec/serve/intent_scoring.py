@@ -5,13 +5,14 @@ Hard constraints filter, soft ones rank, the user's history personalises within 
 .. math::
 
     s_i = w_t\\,z(t)_i + \\sum_{g \\in G^+} c_g B_g [i \\in g]
-          + \\sum_{p \\in P} c_p B_p [i \\in_{r_p} p] + w_l\\,z(l)_i
+          + \\sum_{p \\in P} c_p B_p\\,\\rho_p(i) + w_l\\,z(l)_i
           + B_y\\,\\mathrm{soft}_i + w_u\\,z(u)_i
 
 with :math:`z` the per-request standardisation (mean 0, sd 1 over the movies left), ``t``
 the text similarity of the query remainder (optional), ``G+`` the included genres with
-confidences ``c``, ``P`` the people (``i ∈_r p``: linked by the asked role ``r``, any role
-when none), ``l`` the like-anchor similarity (:meth:`ItemFacts.anchor_similarity`, plus
+confidences ``c``, ``P`` the people (``ρ_p(i)``: 1 when ``i`` is linked to ``p`` by the
+asked role; with no role asked, 1 by the person's main role and 0.4 by another, see
+:meth:`ItemFacts.person_scores`), ``l`` the like-anchor similarity (:meth:`ItemFacts.anchor_similarity`, plus
 a model similarity when given), ``soft`` the era preference (``recent``: 1 from the
 catalogue's last 3 years, fading to 0 ten years back; ``old``: 1 at 30+ years before the
 newest film, fading to 0 at 15) and ``u`` the user's own scores. Movies failing a hard
@@ -41,7 +42,13 @@ if TYPE_CHECKING:
 
 #: Weight of each relation in the like-anchor similarity (times the entity's idf).
 RELATION_WEIGHTS = {"directed_by": 3.0, "written_by": 2.0, "starring": 1.5,
-                    "produced_by": 1.0, "has_genre": 1.0}
+                    "produced_by": 1.0, "has_genre": 1.0, "sequel": 3.0, "prequel": 3.0}
+#: Weight of any other relation (awards, countries, languages, studios ...): facts that
+#: many unrelated films share, so they barely make two films alike.
+OTHER_RELATION_WEIGHT = 0.0
+#: Weight of a movie linked to a person named without a role by a role other than their
+#: main one (:meth:`ItemFacts.person_scores`).
+OTHER_ROLE_WEIGHT = 0.4
 _PHRASES = {"directed_by": "directed by {}", "starring": "starring {}",
             "written_by": "written by {}", "produced_by": "produced by {}"}
 
@@ -114,6 +121,26 @@ class ItemFacts:
                if dst == kind and (role is None or rel == role)]
         return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
+    def person_scores(self, entity: str, role: str | None = None) -> np.ndarray:
+        """``[num_items]`` weight of each movie for a named person: 1 for a movie linked by
+        ``role``; with no role, 1 by the person's *main* role (the relation linking most
+        of their movies: "Scorsese" means the films he directed) and
+        :data:`OTHER_ROLE_WEIGHT` by any other (the films he produced or appears in)."""
+        out = np.zeros(self.n, dtype=np.float64)
+        if role is not None:
+            out[self.movies_of(entity, role)] = 1.0
+            return out
+        kind = entity.partition(":")[0]
+        by_role = {rel: self.movies_of(entity, rel) for rel, (dst, _m) in self.incidence.items()
+                   if dst == kind}
+        by_role = {rel: movies for rel, movies in by_role.items() if movies.size}
+        if not by_role:
+            return out
+        main = max(by_role, key=lambda rel: (by_role[rel].size, RELATION_WEIGHTS.get(rel, 0.0)))
+        for rel, movies in by_role.items():
+            out[movies] = np.maximum(out[movies], 1.0 if rel == main else OTHER_ROLE_WEIGHT)
+        return out
+
     def relation_between(self, item: int, entity: str, role: str | None = None) -> str | None:
         """The relation of an edge ``movie[item] -rel-> entity``, or ``None``."""
         kind = entity.partition(":")[0]
@@ -126,7 +153,7 @@ class ItemFacts:
         return None
 
     def anchor_similarity(self, anchors: Sequence[int]) -> np.ndarray:
-        """Similarity to the like-anchors, ``[num_items]``: kind of film plus shared makers,
+        r"""Similarity to the like-anchors, ``[num_items]``: kind of film plus shared makers,
 
         .. math::
             l_i = \sum_a \Big( 2\,J(G_a, G_i) + \frac{c_{ai}}{\max_j c_{aj}} \Big),\qquad
@@ -150,7 +177,7 @@ class ItemFacts:
                     continue
                 q = np.zeros(m.shape[1], dtype=np.float32)
                 q[cols] = self.idf[rel][cols]
-                creators += RELATION_WEIGHTS.get(rel, 0.5) * (m @ q)
+                creators += RELATION_WEIGHTS.get(rel, OTHER_RELATION_WEIGHT) * (m @ q)
             creators[a] = 0.0
             top = float(creators.max())
             if top > 0:
@@ -166,10 +193,44 @@ class ItemFacts:
             if common.size:
                 idf = self.idf[rel][common]
                 j = int(idf.argmax())
-                value = RELATION_WEIGHTS.get(rel, 0.5) * float(idf[j])
+                value = RELATION_WEIGHTS.get(rel, OTHER_RELATION_WEIGHT) * float(idf[j])
                 if value > best:
                     best, out = value, (rel, self.kg.nodes[dst][int(common[j])])
         return out
+
+
+def uses_prototype(intent: QueryIntent) -> bool:
+    """Whether the request is fully explained by its matches (no free-text remainder, at
+    least one genre, person or like-anchor): its text part is then
+    :func:`prototype_vector`, and no query needs encoding."""
+    return not intent.remainder and bool(intent.include or intent.people or intent.like)
+
+
+def prototype_vector(intent: QueryIntent, facts: ItemFacts, item_vectors: np.ndarray
+                     ) -> np.ndarray:
+    """Text vector ``[D]`` of a fully matched request: the normalised sum of the mean
+    (L2-normalised) text vector of each included genre's and each person's movies (by
+    the role asked, else by their main role) and of each like-anchor's,
+
+    .. math:: q = \\frac{\\sum_{m} \\bar x_m}{\\lVert \\sum_m \\bar x_m \\rVert},
+              \\qquad \\bar x_m = \\frac{1}{|M_m|} \\sum_{i \\in M_m} x_i
+
+    so that within the matching movies the most typical ones rank first, as the
+    similarity to the query's own embedding would do, without running the encoder.
+    ``item_vectors``: ``[num_items, D]`` L2-normalised movie text vectors.
+    """
+    parts = []
+    for m in intent.include:
+        parts.append(facts.movies_of(m.entity))
+    for m in intent.people:  # by the role asked, else the person's main role
+        parts.append(np.nonzero(facts.person_scores(m.entity, m.role) >= 1.0)[0])
+    for m in intent.like:
+        parts.append(np.array([facts.kg.index(m.entity)]))
+    vecs = [item_vectors[idx].mean(0) for idx in parts if len(idx)]
+    if not vecs:
+        return np.zeros(item_vectors.shape[1], dtype=item_vectors.dtype)
+    q = np.sum(vecs, axis=0)
+    return q / max(float(np.linalg.norm(q)), 1e-12)
 
 
 def _z(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -243,7 +304,7 @@ def score_intent(intent: QueryIntent, facts: ItemFacts, *, text: np.ndarray | No
     for m in intent.include:
         s[facts.movies_of(m.entity)] += w.genre * m.confidence
     for m in intent.people:
-        s[facts.movies_of(m.entity, m.role)] += w.person * m.confidence
+        s += w.person * m.confidence * facts.person_scores(m.entity, m.role)
     if intent.like:
         anchors = [facts.kg.index(m.entity) for m in intent.like]
         like = _z(facts.anchor_similarity(anchors).astype(float), keep)
@@ -354,6 +415,9 @@ def explain_intent(intent: QueryIntent, facts: ItemFacts, item: int, *,
         asked = intent.remainder or intent.text
         if hits:
             text = f"{title}: its title has '{' '.join(hits)}', as in your request."
+        elif text_similarity is not None and uses_prototype(intent):
+            text = (f"{title}: among the closest in text to the films matching '{asked}' "
+                    f"(similarity {text_similarity:.2f}).")
         elif text_similarity is not None:
             text = (f"{title}: among the closest in text to '{asked}' "
                     f"(similarity {text_similarity:.2f}).")

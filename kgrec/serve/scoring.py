@@ -6,7 +6,11 @@ request (z-scores over the movies) and added:
 .. math:: s(i) = z\\big(s_{\\text{model}}(i)\\big) + z\\big(\\cos(q, x_i)\\big) + b(i)
 
 where :math:`s_{\\text{model}}` is the model's ``score`` for a known user with no stated
-likes and its ``score_history`` otherwise (the user's training items plus the likes),
+likes, the liked-titles score (:class:`~kgrec.serve.liked.LikedTitlesScorer`: training
+users who liked the same titles, the model's ``score_history``, what the titles share,
+a popularity prior; weights chosen on validation users per number of titles) for a new
+user who names liked titles, and the model's ``score_history`` of the user's training
+items plus the likes for a known user who also names some,
 :math:`\\cos(q, x_i)` the cosine between the query's embedding and movie :math:`i`'s text
 embedding, and :math:`b(i)` the query's boosts: the standardised history score of the
 movies it names, plus :data:`ENTITY_BOOST` for each person or other entity it names that
@@ -77,37 +81,55 @@ class Scorer:
         train: binary ``[U, I]`` training interactions (content profiles, cold mask).
         seen: binary ``[U, I]`` every interaction known at fit time (user histories).
         text: encoder settings for query embeddings.
+        liked: binary ``[U, I]`` liked interactions known at fit time
+            (:func:`kgrec.serve.liked.liked_matrix`) for new users' liked titles; ``None``:
+            every ``seen`` interaction counts as liked.
     """
 
     def __init__(self, model: ScoringModel, catalog: Catalog, item_features: torch.Tensor,
-                 train: sp.csr_matrix, seen: sp.csr_matrix, text: TextConfig):
-        from kgrec.models.baselines import GenreProfile, TextCosine
+                 train: sp.csr_matrix, seen: sp.csr_matrix, text: TextConfig,
+                 liked: sp.csr_matrix | None = None):
+        from kgrec.models.baselines import TextCosine
 
         self.model, self.catalog, self.seen, self.text = model, catalog, seen.tocsr(), text
         self.num_items = catalog.num_items
         self.item_features = torch.nn.functional.normalize(item_features.float(), dim=1)
         num_users = train.shape[0]
         self.content = TextCosine(item_features, num_users).fit(train).eval()
+        # sparse movie × entity incidence: a dense one (GenreProfile's) is movies × all
+        # people, 200 MB and ~60 ms a request with the Freebase graph of ML-100K
         entities = catalog.entity_matrix(CONTENT_RELATIONS)
-        self.entity_profile = (GenreProfile(entities, num_users).fit(train).eval()
-                               if entities.shape[1] else None)
+        self.entities = sp.csr_matrix(entities, dtype=np.float32) if entities.shape[1] else None
+        if self.entities is not None:
+            self.entities.data[:] = 1.0
         self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
         self.parser = QueryParser(catalog.kg)
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._prototypes: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         from kgrec.serve.intent_scoring import ItemFacts
+        from kgrec.serve.liked import LikedTitlesScorer
 
         self.facts = ItemFacts(catalog.kg, catalog.years)
+        self.liked_titles = LikedTitlesScorer(
+            self.facts, self.seen if liked is None else liked, self.history_scores)
         self._vocabulary = None
         self._vocabulary_lock = threading.Lock()
 
     # -- parts ---------------------------------------------------------------------------
+    def seen_items(self, user: int) -> torch.Tensor:
+        """``long [n]``: the movies user index ``user`` rated (a CSR row slice: scipy's
+        row indexing costs tens of microseconds per request)."""
+        seen = self.seen
+        row = seen.indices[seen.indptr[user]:seen.indptr[user + 1]]
+        return torch.from_numpy(row.astype(np.int64))
+
     def history(self, user: int | None, liked: tuple[int, ...] = ()) -> torch.Tensor:
         """Binary ``[1, I]`` history: the user's known items (if any) and the likes."""
         h = torch.zeros(1, self.num_items)
         if user is not None:
-            h[0, torch.from_numpy(self.seen[user].indices.astype(np.int64))] = 1.0
+            h[0, self.seen_items(user)] = 1.0
         if liked:
             h[0, list(liked)] = 1.0
         return h
@@ -125,9 +147,20 @@ class Scorer:
         """``[I]`` content score of a history, standardised over the warm movies."""
         warm = ~self.cold
         content = zscore(self.content.score_history(history)[0], warm)
-        if self.entity_profile is not None:
-            content = content + zscore(self.entity_profile.score_history(history)[0], warm)
+        if self.entities is not None:
+            content = content + zscore(self.entity_profile_scores(history), warm)
         return zscore(content, warm)
+
+    def entity_profile_scores(self, history: torch.Tensor) -> torch.Tensor:
+        """``[I]`` shared-entity score of a ``[1, I]`` history (the formula of
+        :class:`~kgrec.models.baselines.GenreProfile`, with a sparse incidence ``G``):
+
+        .. math:: p = \\frac{h G}{\\lVert h G \\rVert_1}, \\qquad s = G p
+        """
+        counts = self.entities.T @ history[0].numpy().astype(np.float32)  # [E]
+        total = float(counts.sum())
+        profile = counts / total if total > 0 else counts
+        return torch.from_numpy(np.asarray(self.entities @ profile, dtype=np.float32))
 
     def vocabulary(self):
         """The :class:`~kgrec.serve.intent.Vocabulary` of the catalogue (labels, lexicon,
@@ -139,7 +172,7 @@ class Scorer:
                 years = dict(zip(self.catalog.item_ids, self.catalog.years.tolist()))
                 self._vocabulary = Vocabulary(
                     self.catalog.kg, {k: y for k, y in years.items() if y > 0},
-                    encode=lambda texts: torch.stack([self.encode_query(t) for t in texts]).numpy())
+                    encode=lambda texts: self.encode_queries(list(texts)).numpy())
             return self._vocabulary
 
     def intent_scores(self, request: Request, base: torch.Tensor | None) -> torch.Tensor:
@@ -148,7 +181,7 @@ class Scorer:
         from kgrec.serve.intent_scoring import score_intent
 
         intent = request.intent
-        text = (self.item_features @ self.encode_query(intent.remainder or intent.text)).numpy()
+        text = (self.item_features @ self.intent_vector(intent)).numpy()
         like_model = None
         if request.named:
             like_model = self.history_scores(self.history(None, request.named))[0].numpy()
@@ -160,17 +193,46 @@ class Scorer:
         """Cosine of the intent's remainder (or whole text) to movie ``item``."""
         if request.intent is None:
             return None
-        q = self.encode_query(request.intent.remainder or request.intent.text)
-        return float(self.item_features[item] @ q)
+        return float(self.item_features[item] @ self.intent_vector(request.intent))
+
+    def intent_vector(self, intent) -> torch.Tensor:
+        """``[D]`` text vector of a parsed request: the embedding of its free-text
+        remainder (or whole text), or, when its matches explain it all, the
+        :func:`~kgrec.serve.intent_scoring.prototype_vector` of the matching movies (no
+        encoder run); the last :data:`QUERY_CACHE_SIZE` prototypes are kept."""
+        from kgrec.serve.intent_scoring import prototype_vector, uses_prototype
+
+        if not uses_prototype(intent):
+            return self.encode_query(intent.remainder or intent.text)
+        key = (tuple(m.entity for m in intent.include),
+               tuple((m.entity, m.role) for m in intent.people),
+               tuple(m.entity for m in intent.like))
+        with self._encoder_lock:
+            vector = self._prototypes.get(key)
+            if vector is not None:
+                self._prototypes.move_to_end(key)
+                return vector
+        vector = torch.from_numpy(prototype_vector(intent, self.facts,
+                                                   self.item_features.numpy()))
+        with self._encoder_lock:
+            self._prototypes[key] = vector
+            if len(self._prototypes) > QUERY_CACHE_SIZE:
+                self._prototypes.popitem(last=False)
+        return vector
 
     def encode_query(self, text: str) -> torch.Tensor:
-        """``[D]`` L2-normalised query embedding. The encoder is created once and used by
-        one thread at a time (tokenizers are not safe for concurrent use); the last
-        :data:`QUERY_CACHE_SIZE` queries' vectors are kept in memory (a pure function of
-        the text, so caching cannot change a result)."""
+        """``[D]`` L2-normalised query embedding (:meth:`encode_queries` of one text)."""
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: list[str]) -> torch.Tensor:
+        """``[N, D]`` L2-normalised embeddings of ``texts``, the ones not cached encoded
+        in one batch. The encoder is created once and used by one thread at a time
+        (tokenizers are not safe for concurrent use); the last :data:`QUERY_CACHE_SIZE`
+        texts' vectors are kept in memory (a function of the text alone, up to float
+        rounding of the batch it was encoded in)."""
         with self._encoder_lock:
-            vector = self._query_vectors.get(text)
-            if vector is None:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._query_vectors))
+            if missing:
                 if self._encoder is None:
                     from dataclasses import replace
 
@@ -180,14 +242,16 @@ class Scorer:
                     # would pile up outside the model folder
                     self._encoder = TextEncoder(replace(self.text, show_progress=False),
                                                 cache=False)
-                raw = self._encoder.encode([text]).float()
-                vector = torch.nn.functional.normalize(raw, dim=1)[0]
-                self._query_vectors[text] = vector
-                if len(self._query_vectors) > QUERY_CACHE_SIZE:
-                    self._query_vectors.popitem(last=False)
-            else:
-                self._query_vectors.move_to_end(text)
-        return vector
+                raw = torch.nn.functional.normalize(self._encoder.encode(missing).float(), dim=1)
+                for t, vector in zip(missing, raw):
+                    self._query_vectors[t] = vector
+            out = []
+            for t in texts:
+                self._query_vectors.move_to_end(t)
+                out.append(self._query_vectors[t])
+            while len(self._query_vectors) > max(QUERY_CACHE_SIZE, len(texts)):
+                self._query_vectors.popitem(last=False)
+        return torch.stack(out) if out else torch.zeros(0, self.item_features.shape[1])
 
     def query_scores(self, request: Request) -> torch.Tensor:
         """``[I]``: standardised text similarity plus the named entities' boosts."""
@@ -212,6 +276,9 @@ class Scorer:
         parts: list[torch.Tensor] = []
         if request.user is not None and not request.liked:
             parts.append(self.model.score(torch.tensor([request.user]))[0])
+        elif request.user is None and request.liked:
+            parts.append(self.liked_titles.score_history(
+                self.history(None, request.liked))[0].float())
         elif request.liked or request.user is not None:
             parts.append(self.history_scores(self.history(request.user, request.liked))[0])
         if parts and not self.model.inductive and self.cold.any():
@@ -233,7 +300,7 @@ class Scorer:
             scores = sum(parts).clone()
         if request.exclude_seen:
             if request.user is not None:
-                scores[torch.from_numpy(self.seen[request.user].indices.astype(np.int64))] = -torch.inf
+                scores[self.seen_items(request.user)] = -torch.inf
             scores[request.anchors] = -torch.inf
         request.filters.apply(scores, self.catalog)
         return scores

@@ -45,4 +45,80 @@ def test_models_without_history_scoring_give_none():
             return h * 2.0
 
     assert model_anchor_effect(NoHistory(), 4) is None
-    assert model_anchor_effect(Linear(), 4)(0, np.array([1])).tolist() == [[0, 2, 0, 0]]
+    column = model_anchor_effect(Linear(), 4)(0, np.array([1]))
+    assert [column(i).tolist() for i in range(4)] == [[0], [2], [0], [0]]
+
+
+def _fitted_models():
+    """Small fitted models of every closed form of ``score_history_loo`` (and their fusion)."""
+    import scipy.sparse as sp
+
+    from kgrec.models.baselines import EASE
+    from kgrec.models.hybrid import ScoreFusion
+    from kgrec.models.lightgcn import LightGCN, normalized_adjacency
+    from kgrec.models.linear import DLAE
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((12, 9)) < 0.4).astype(np.float32))
+    ease = EASE(12, 9).fit(x)
+    dlae = DLAE(12, 9).fit(x)
+    low = DLAE(12, 9, rank=4, max_dense_items=1, large_form="low_rank").fit(x)
+    near = DLAE(12, 9, neighbors=4, max_dense_items=1).fit(x)
+    gcn = LightGCN(12, 9, normalized_adjacency(x), embedding_size=8).eval()
+    fusion = ScoreFusion({"dlae": dlae, "gcn": gcn}, {"dlae": 0.7, "gcn": 0.3}).eval()
+    assert low.low_rank and not dlae.low_rank
+    assert near.sparse_weights
+    return {"ease": ease, "dlae": dlae, "dlae-low-rank": low, "dlae-neighbors": near,
+            "lightgcn": gcn, "fusion": fusion}
+
+
+def test_closed_form_leave_one_out_equals_scoring_each_shorter_history():
+    """Every model's fast ``history_loo`` gives the columns and per-row moments that scoring
+    the full history and each history with one movie removed gives (the generic form)."""
+    from kgrec.models.base import ScoringModel
+    from kgrec.models.hybrid import standardize
+
+    history = torch.tensor([0, 3, 5, 8])
+    for name, model in _fitted_models().items():
+        assert type(model).history_loo is not ScoringModel.history_loo, name
+        with torch.no_grad():
+            fast = model.history_loo(history)
+            slow = ScoringModel.history_loo(model, history, batch_size=3)
+        full = slow.columns()
+        assert fast.columns().shape == (5, 9), name
+        np.testing.assert_allclose(fast.columns().numpy(), full.numpy(), rtol=1e-4,
+                                   atol=1e-4, err_msg=name)
+        cols = torch.tensor([7, 1])
+        np.testing.assert_allclose(fast.columns(cols).numpy(), full[:, cols].numpy(),
+                                   rtol=1e-4, atol=1e-4, err_msg=name)
+        exclude = torch.zeros(5, 9, dtype=torch.bool)
+        exclude[:, history] = True
+        exclude[torch.arange(1, 5), history] = False
+        np.testing.assert_allclose(fast.standardized_columns(cols).numpy(),
+                                   standardize(full.double(), exclude)[:, cols].numpy(),
+                                   rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_model_anchor_effect_uses_the_closed_form_and_matches_leave_one_out():
+    for name, model in _fitted_models().items():
+        history = np.array([1, 2, 7])
+        column = model_anchor_effect(model, 9)(0, history)
+        slow = leave_one_out(model.score_history, 9)(0, history)
+        for item in range(9):
+            np.testing.assert_allclose(column(item), slow[:, item], rtol=1e-4, atol=1e-4,
+                                       err_msg=name)
+
+
+def test_single_numpy_columns_equal_the_tensor_columns():
+    history = torch.tensor([2, 4, 6])
+    for name, model in _fitted_models().items():
+        with torch.no_grad():
+            loo = model.history_loo(history)
+            full = loo.columns().double().numpy()
+            z = loo.standardized_columns().numpy()
+        for item in range(9):
+            np.testing.assert_allclose(loo.column(item), full[:, item], rtol=1e-5, atol=1e-5,
+                                       err_msg=name)
+            np.testing.assert_allclose(loo.standardized_column(item), z[:, item], rtol=1e-5,
+                                       atol=1e-5, err_msg=name)

@@ -385,3 +385,61 @@ def test_named_entity_before_unnamed_within_a_tier():
     assert unnamed.salience > named.salience
     assert paths[0] is named or paths[0] == named
     assert "Quentin Tarantino" in paths[0].text
+
+
+def test_concurrent_users_keep_their_own_cached_effects(tiny_kg):
+    """Two threads explaining two users in turn (a server's thread pool) each compute their
+    user's anchor effect once: neither evicts the other's cached history and effects."""
+    import threading
+
+    calls: list[int] = []
+
+    def effect(u, history):
+        calls.append(u)
+        return np.ones((len(history), tiny_kg.num_items))
+
+    explainer = PathExplainer(tiny_kg, liked=None, anchor_effect=effect)
+    turns = [threading.Event() for _ in range(4)]
+    results: dict[str, list] = {}
+
+    def run(user, items, mine, theirs):
+        out = []
+        for step, item in enumerate(items):
+            turns[mine[step]].wait(5)
+            out.append(explainer.explain(user, item))
+            if step < len(theirs):
+                turns[theirs[step]].set()
+        results[user] = out
+
+    a = threading.Thread(target=run, args=("u1", ["2", "4"], [0, 2], [1, 3]))
+    b = threading.Thread(target=run, args=("u5", ["3", "4"], [1, 3], [2]))
+    turns[0].set()
+    a.start(); b.start(); a.join(); b.join()  # noqa: E702
+    assert len(calls) == 2 and len(set(calls)) == 2  # once per user, in any interleaving
+    assert all(results[u] for u in ("u1", "u5"))
+    serial = PathExplainer(tiny_kg, liked=None, anchor_effect=effect)
+    assert [serial.explain("u1", i) for i in ("2", "4")] == results["u1"]
+
+
+def test_co_like_matrix_gives_the_same_explanations_as_counting_per_request(tiny_kg,
+                                                                             monkeypatch):
+    """Collaborative counts and co-raters from the dense co-like matrix (small catalogues)
+    equal those counted from the anchors' likers (large catalogues), for every pair."""
+    import kgrec.explain.search as search
+
+    users = [f"u{i}" for i in range(1, 7)]
+    items = [str(i) for i in range(1, 12)]
+
+    def everything():
+        explainer = PathExplainer(tiny_kg, liked=None)
+        out = [(explainer.explain(u, i, k), explainer.explain_from(["1", "3"], i, k))
+               for u in users for i in items for k in (None, 3)]
+        return explainer, out
+
+    dense, with_matrix = everything()
+    assert dense._co_like_matrix is not None
+    monkeypatch.setattr(search, "CO_LIKE_DENSE_ITEMS", 0)
+    sparse, without = everything()
+    assert sparse._co_like_matrix is None
+    assert with_matrix == without
+    assert any(e.kind == "collaborative" for pair in with_matrix for part in pair for e in part)

@@ -54,3 +54,14 @@ def test_fusion_rejects_mismatched_components():
         ScoreFusion({"a": Popularity(3, 4), "b": Popularity(3, 5)})
     with pytest.raises(ValueError, match="unknown components"):
         ScoreFusion({"a": Popularity(3, 4)}, {"b": 1.0})
+
+
+def test_history_mask_of_a_batch_is_the_users_training_rows():
+    dense = _data(seed=2).toarray()
+    dense[3] = 0  # a user with no history
+    X = sp.csr_matrix(dense)
+    fusion = ScoreFusion({"pop": Popularity(40, 30).fit(X)}, history=X)
+    users = torch.tensor([7, 3, 0, 7])
+    np.testing.assert_array_equal(fusion._exclude(users).numpy(),
+                                  X[users.numpy()].toarray() > 0)
+    assert fusion._exclude(torch.zeros(0, dtype=torch.long)).shape == (0, 30)

@@ -125,3 +125,21 @@ def test_neighborhood_form_with_every_item_equals_exact_and_is_sparse():
     np.testing.assert_allclose(capped_gram(X, 1000).toarray(), (X.T @ X).toarray())
     with pytest.raises(ValueError, match="large_form"):
         DLAE(3, 3, large_form="dense")
+
+
+@pytest.mark.parametrize("max_dense_items", [10_000, 1])
+def test_small_batch_sum_of_rows_equals_the_dense_product(max_dense_items):
+    """A request's few users are scored by summing weight rows: same numbers as ``x B``
+    (exact) or ``(x L) R^T`` (low rank) for a large batch."""
+    from kgrec.models.linear import SPARSE_SCORE_USERS
+
+    X = _interactions(seed=3)
+    model = DLAE(80, 60, reg=10.0, rank=8, max_dense_items=max_dense_items,
+                 large_form="low_rank").fit(X)
+    assert model.low_rank == (max_dense_items == 1)
+    users = torch.tensor([5, 0, 79, 5])
+    assert len(users) <= SPARSE_SCORE_USERS
+    dense = model.score_history(model.history_rows(users))
+    torch.testing.assert_close(model.score(users), dense, atol=1e-5, rtol=1e-5)
+    big = torch.arange(80).repeat(1 + SPARSE_SCORE_USERS // 80 + 1)[:SPARSE_SCORE_USERS + 1]
+    torch.testing.assert_close(model.score(big)[:4], model.score(big[:4]), atol=1e-5, rtol=1e-5)

@@ -71,3 +71,28 @@ def test_user_scores_personalise_within_constraints(vocab, facts):
     user[fav] = 10.0
     s = score_intent(intent, facts, user=user)
     assert int(np.argmax(s)) == fav and keep.all()
+
+
+def test_a_person_without_a_role_ranks_their_main_role_first(facts):
+    """"Scorsese" means the films he directed before those he produced or appears in."""
+    from kgrec.serve.intent_scoring import OTHER_ROLE_WEIGHT
+
+    roles = ("directed_by", "starring", "written_by", "produced_by")
+    found = None
+    for person in facts.kg.nodes["person"]:
+        counts = {r: facts.movies_of(person, r).size for r in roles if r in facts.incidence}
+        top = sorted((c for c in counts.values() if c), reverse=True)
+        if len(top) >= 2 and top[0] > top[1]:               # two roles, one main
+            found = person, counts
+            break
+    assert found is not None, "the sample should have someone with two roles"
+    person, counts = found
+    main = max(counts, key=counts.get)
+    weights = facts.person_scores(person)
+    main_movies = facts.movies_of(person, main)
+    others = np.setdiff1d(facts.movies_of(person), main_movies)
+    assert (weights[main_movies] == 1.0).all() and others.size
+    assert (weights[others] == OTHER_ROLE_WEIGHT).all()
+    assert weights[np.setdiff1d(np.arange(facts.n), facts.movies_of(person))].max() == 0
+    asked = facts.person_scores(person, main)                 # a role asked: only that role
+    assert set(np.nonzero(asked)[0]) == set(main_movies.tolist())

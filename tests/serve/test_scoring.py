@@ -80,3 +80,14 @@ def test_query_vectors_are_cached_and_bounded(scorer, monkeypatch):
     scorer.encode_query("c")  # evicts "a"
     scorer.encode_query("a")
     assert calls == [["a"], ["b"], ["c"], ["a"]]
+
+
+def test_sparse_entity_profile_equals_the_dense_genre_profile(scorer, catalog):
+    """The scorer's sparse shared-entity score is GenreProfile's formula."""
+    from kgrec.models.baselines import GenreProfile
+    from kgrec.serve.scoring import CONTENT_RELATIONS
+
+    dense = GenreProfile(catalog.entity_matrix(CONTENT_RELATIONS), 1)
+    h = torch.zeros(1, catalog.num_items)
+    h[0, [0, 5, 17]] = 1
+    assert torch.allclose(scorer.entity_profile_scores(h), dense.score_history(h)[0], atol=1e-6)
