@@ -459,12 +459,16 @@ class GenreProfile(SparseHistory, _ClosedForm):
     def score_history(self, history: Tensor) -> Tensor:
         """Genre-profile scores for arbitrary binary histories ``[B, I]`` (scipy sparse
         products on the CPU; the result moves to ``history``'s device)."""
+        import scipy.sparse as sp
+
         G = self.item_genres
         Gt = G.T.tocsr()
         h = history.detach().to("cpu", torch.float32).numpy()
         out = np.empty((len(h), self.num_items), dtype=np.float32)
         for lo in range(0, len(h), self.chunk):
-            counts = np.asarray(Gt @ h[lo:lo + self.chunk].T).T  # [c, C]
-            profile = counts / np.maximum(counts.sum(1, keepdims=True), 1.0)
-            out[lo:lo + self.chunk] = np.asarray(G @ profile.T).T  # [c, I]
+            # sparse rows: the cost is the entities of the rated items and their movies
+            counts = sp.csr_matrix(h[lo:lo + self.chunk]) @ G  # [c, C]
+            totals = np.maximum(np.asarray(counts.sum(axis=1)).ravel(), 1.0)
+            profile = sp.diags(1.0 / totals) @ counts
+            out[lo:lo + self.chunk] = (profile @ Gt).toarray()  # [c, I]
         return torch.from_numpy(out).to(history.device)

@@ -226,10 +226,11 @@ class DLAE(SparseHistory, ScoringModel):
         self.sparse_weights = large and large_form == "neighbors"
         self.rank = min(rank, num_items)
         self.neighbors = min(neighbors, num_items)
-        if self.sparse_weights:  # CSR of B^T, its size known after fit
-            self.register_buffer("weight_indptr", torch.zeros(num_items + 1, dtype=torch.long))
-            self.register_buffer("weight_indices", torch.zeros(0, dtype=torch.long))
-            self.register_buffer("weight_values", torch.zeros(0))
+        if self.sparse_weights:  # CSR of B^T and of B, their sizes known after fit
+            for kind in ("weight", "row"):
+                self.register_buffer(f"{kind}_indptr", torch.zeros(num_items + 1, dtype=torch.long))
+                self.register_buffer(f"{kind}_indices", torch.zeros(0, dtype=torch.long))
+                self.register_buffer(f"{kind}_values", torch.zeros(0))
         elif self.low_rank:
             self.register_buffer("left", torch.zeros(num_items, self.rank))
             self.register_buffer("right", torch.zeros(num_items, self.rank))
@@ -240,7 +241,7 @@ class DLAE(SparseHistory, ScoringModel):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # artifacts saved before histories were sparse hold a dense [U, I] "history"
         self._adapt_history_state(state_dict, prefix, "history")
-        for name in ("weight_indices", "weight_values"):
+        for name in ("weight_indices", "weight_values", "row_indices", "row_values"):
             if self.sparse_weights and prefix + name in state_dict:
                 setattr(self, name, torch.zeros_like(state_dict[prefix + name]))
         super()._load_from_state_dict(state_dict, prefix, *args)
@@ -256,6 +257,11 @@ class DLAE(SparseHistory, ScoringModel):
             self.weight_indptr = torch.from_numpy(Bt.indptr.astype(np.int64))
             self.weight_indices = torch.from_numpy(Bt.indices.astype(np.int64))
             self.weight_values = torch.from_numpy(Bt.data.astype(np.float32))
+            B = Bt.T.tocsr()  # rows of B: a request sums its history's rows
+            B.sort_indices()
+            self.row_indptr = torch.from_numpy(B.indptr.astype(np.int64))
+            self.row_indices = torch.from_numpy(B.indices.astype(np.int64))
+            self.row_values = torch.from_numpy(B.data.astype(np.float32))
         elif self.low_rank:
             V, s = randomized_gram_eigh(X, self.rank)
             inv_lam = 1.0 / np.maximum(lam, 1e-12)
@@ -281,14 +287,29 @@ class DLAE(SparseHistory, ScoringModel):
         of :math:`B` (or of :math:`L`, then one product with :math:`R^T`):
         ``O(nnz I)`` instead of the dense ``O(B I^2)`` product, same numbers."""
         users = torch.as_tensor(users).long().reshape(-1)
-        if len(users) > SPARSE_SCORE_USERS or self.sparse_weights:
+        if len(users) > SPARSE_SCORE_USERS:
             return self.score_history(self.history_rows(users))
+        if self.sparse_weights:
+            rows, cols = self._history_coo(users)
+            return self._sparse_rows_sum(rows, cols, len(users))
         rows, cols = self._history_coo(users)
         factor = self.left if self.low_rank else self.weight
         rows, cols = rows.to(factor.device), cols.to(factor.device)
         summed = torch.zeros(len(users), factor.shape[1], device=factor.device)
         summed.index_add_(0, rows, factor.index_select(0, cols).float())
         return summed @ self.right.T.float() if self.low_rank else summed
+
+    def _sparse_rows_sum(self, rows: Tensor, cols: Tensor, count: int) -> Tensor:
+        """``[count, I]``: row ``b`` is the sum of the rows ``B[cols[k]]`` with
+        ``rows[k] == b`` (neighbourhood form; cost: those rows' entries)."""
+        start, stop = self.row_indptr[cols], self.row_indptr[cols + 1]
+        sizes = stop - start
+        owner = torch.repeat_interleave(rows.to(sizes.device), sizes)
+        first = torch.repeat_interleave(start - (sizes.cumsum(0) - sizes), sizes)
+        at = first + torch.arange(int(sizes.sum()), device=sizes.device)
+        out = torch.zeros(count, self.num_items, device=self.row_values.device)
+        out.index_put_((owner, self.row_indices[at]), self.row_values[at], accumulate=True)
+        return out
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores for arbitrary binary histories ``[B, I]`` (cold-start users):
@@ -308,14 +329,10 @@ class DLAE(SparseHistory, ScoringModel):
         """Leave-one-out scores of one history ``long [n]`` in closed form
         (:func:`~kgrec.models.base.linear_loo` of the rows :math:`B_h`, or
         :math:`L_h R^T` in the low-rank form): ``O(n I)``; in the neighbourhood form the
-        rows are one sparse product of ``n`` one-item histories."""
-        if self.sparse_weights:  # rows B_h as the scores of one-item histories
-            def rows(h: Tensor) -> Tensor:
-                onehot = torch.zeros(len(h), self.num_items, device=self.weight_values.device)
-                onehot[torch.arange(len(h)), h.to(onehot.device)] = 1.0
-                return self.score_history(onehot)
-
-            return linear_loo(history, rows)
+        rows come from the sparse row-major copy of :math:`B`."""
+        if self.sparse_weights:
+            return linear_loo(history, lambda h: self._sparse_rows_sum(
+                torch.arange(len(h)), h.to(self.row_indptr.device), len(h)))
         if self.low_rank:
             return linear_loo(history, lambda h: self.left.index_select(0, h.to(self.left.device)).float()
                               @ self.right.T.float())

@@ -143,3 +143,14 @@ def test_small_batch_sum_of_rows_equals_the_dense_product(max_dense_items):
     torch.testing.assert_close(model.score(users), dense, atol=1e-5, rtol=1e-5)
     big = torch.arange(80).repeat(1 + SPARSE_SCORE_USERS // 80 + 1)[:SPARSE_SCORE_USERS + 1]
     torch.testing.assert_close(model.score(big)[:4], model.score(big[:4]), atol=1e-5, rtol=1e-5)
+
+
+def test_neighborhood_form_scores_a_request_by_summing_rows_of_b():
+    """A few users are scored from the row-major copy of the sparse B: the same numbers
+    as the sparse product of a large batch."""
+    X = _interactions(seed=4)
+    model = DLAE(80, 60, reg=10.0, max_dense_items=0, neighbors=12).fit(X)
+    users = torch.tensor([7, 2, 7])
+    torch.testing.assert_close(model.score(users),
+                               model.score_history(model.history_rows(users)),
+                               atol=1e-5, rtol=1e-5)
