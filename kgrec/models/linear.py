@@ -188,6 +188,18 @@ def randomized_gram_eigh(X: sp.csr_matrix, rank: int, *, power_iterations: int =
 SPARSE_SCORE_USERS = 32
 
 
+def _transpose_csr(indptr: Tensor, indices: Tensor, values: Tensor, n: int
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    """The CSR ``(indptr, indices, values)`` of the transpose of a square ``[n, n]`` CSR
+    matrix (sorted indices)."""
+    M = sp.csr_matrix((values.cpu().numpy(), indices.cpu().numpy(), indptr.cpu().numpy()),
+                      shape=(n, n)).T.tocsr()
+    M.sort_indices()
+    return (torch.from_numpy(M.indptr.astype(np.int64)),
+            torch.from_numpy(M.indices.astype(np.int64)),
+            torch.from_numpy(M.data.astype(np.float32)))
+
+
 class DLAE(SparseHistory, ScoringModel):
     """Denoising linear autoencoder (closed form; exact or low-rank, see the module doc).
 
@@ -241,6 +253,13 @@ class DLAE(SparseHistory, ScoringModel):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # artifacts saved before histories were sparse hold a dense [U, I] "history"
         self._adapt_history_state(state_dict, prefix, "history")
+        if self.sparse_weights and prefix + "weight_indptr" in state_dict \
+                and prefix + "row_indptr" not in state_dict:  # saved before the row copy
+            rows = _transpose_csr(state_dict[prefix + "weight_indptr"],
+                                  state_dict[prefix + "weight_indices"],
+                                  state_dict[prefix + "weight_values"], self.num_items)
+            for kind, value in zip(("indptr", "indices", "values"), rows):
+                state_dict[f"{prefix}row_{kind}"] = value
         for name in ("weight_indices", "weight_values", "row_indices", "row_values"):
             if self.sparse_weights and prefix + name in state_dict:
                 setattr(self, name, torch.zeros_like(state_dict[prefix + name]))
@@ -257,11 +276,8 @@ class DLAE(SparseHistory, ScoringModel):
             self.weight_indptr = torch.from_numpy(Bt.indptr.astype(np.int64))
             self.weight_indices = torch.from_numpy(Bt.indices.astype(np.int64))
             self.weight_values = torch.from_numpy(Bt.data.astype(np.float32))
-            B = Bt.T.tocsr()  # rows of B: a request sums its history's rows
-            B.sort_indices()
-            self.row_indptr = torch.from_numpy(B.indptr.astype(np.int64))
-            self.row_indices = torch.from_numpy(B.indices.astype(np.int64))
-            self.row_values = torch.from_numpy(B.data.astype(np.float32))
+            self.row_indptr, self.row_indices, self.row_values = _transpose_csr(
+                self.weight_indptr, self.weight_indices, self.weight_values, self.num_items)
         elif self.low_rank:
             V, s = randomized_gram_eigh(X, self.rank)
             inv_lam = 1.0 / np.maximum(lam, 1e-12)

@@ -154,3 +154,13 @@ def test_neighborhood_form_scores_a_request_by_summing_rows_of_b():
     torch.testing.assert_close(model.score(users),
                                model.score_history(model.history_rows(users)),
                                atol=1e-5, rtol=1e-5)
+
+
+def test_neighborhood_state_without_the_row_copy_still_loads():
+    X = _interactions(seed=5)
+    model = DLAE(80, 60, reg=10.0, max_dense_items=0, neighbors=12).fit(X)
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("row_")}
+    fresh = DLAE(80, 60, reg=10.0, max_dense_items=0, neighbors=12)
+    fresh.load_state_dict(old, strict=True)
+    users = torch.tensor([1, 9])
+    torch.testing.assert_close(fresh.score(users), model.score(users))
