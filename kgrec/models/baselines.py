@@ -401,7 +401,8 @@ class GenreProfile(SparseHistory, _ClosedForm):
     that fall on genres of :math:`i` (items with more genres can score higher). Inductive:
     items nobody rated are scored from their genres alone.
 
-    :math:`G` (``entity_indptr [I + 1]``, ``entity_indices [nnz]``) and the histories are
+    :math:`G` (``entity_indptr [I + 1]``, ``entity_indices [nnz]``; :math:`G^\top` as
+    ``movie_indptr``, ``movie_indices``) and the histories are
     sparse buffers and :math:`p_u` is computed per batch of users, ``chunk`` rows at a time
     (memory ``chunk * C``): with every person as an entity :math:`C` is 200k on the 1M
     catalogue, where a dense :math:`G` and :math:`P` would take 40 and 48 GB.
@@ -428,6 +429,10 @@ class GenreProfile(SparseHistory, _ClosedForm):
         self.num_entities = genres.shape[1]
         self.register_buffer("entity_indptr", torch.from_numpy(genres.indptr.astype(np.int64)))
         self.register_buffer("entity_indices", torch.from_numpy(genres.indices.astype(np.int64)))
+        movies = genres.T.tocsr()  # G^T: each entity's movies, for scoring
+        movies.sort_indices()
+        self.register_buffer("movie_indptr", torch.from_numpy(movies.indptr.astype(np.int64)))
+        self.register_buffer("movie_indices", torch.from_numpy(movies.indices.astype(np.int64)))
         self._init_history()
 
     @property
@@ -444,6 +449,8 @@ class GenreProfile(SparseHistory, _ClosedForm):
             raise ValueError("this GenreProfile state holds dense profiles (saved before they "
                              "became sparse): refit the model")
         self._adapt_history_state(state_dict, prefix, "interactions")
+        for name in ("movie_indptr", "movie_indices"):  # derived from G in the constructor
+            state_dict.setdefault(prefix + name, getattr(self, name))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def fit(self, interactions: Any) -> GenreProfile:
@@ -462,7 +469,9 @@ class GenreProfile(SparseHistory, _ClosedForm):
         import scipy.sparse as sp
 
         G = self.item_genres
-        Gt = G.T.tocsr()
+        Gt = sp.csr_matrix((np.ones(len(self.movie_indices), dtype=np.float32),
+                            self.movie_indices.cpu().numpy(), self.movie_indptr.cpu().numpy()),
+                           shape=(self.num_entities, self.num_items))
         h = history.detach().to("cpu", torch.float32).numpy()
         out = np.empty((len(h), self.num_items), dtype=np.float32)
         for lo in range(0, len(h), self.chunk):
