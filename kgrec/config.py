@@ -58,9 +58,12 @@ class TrainConfig:
         eval_every: validate every this many epochs (default 5).
         seed: seeds the default split, parameter initialisation, shuffling and negative
             sampling (default 0).
-        device: torch device string (default ``"cpu"``).
+        device: torch device string (default ``"cpu"``); ``"cuda"`` without a GPU falls
+            back to the CPU with a :class:`kgrec.device.DeviceFallbackWarning`. Under
+            ``torchrun``, ``"cuda"`` means each rank's own GPU (``cuda:<local rank>``).
         threads: torch intra-op threads for the run, ``None`` keeps torch's setting.
-        show_progress: tqdm bar over epochs.
+        show_progress: a tqdm bar over epochs on a terminal, else one line per stage
+            (:mod:`kgrec.progress`).
         log_path: JSON-lines file that receives one record per epoch (``None``: no file).
     """
 

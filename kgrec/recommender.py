@@ -88,6 +88,7 @@ class Recommender:
 
     def _setup(self, dataset: MovieDataset, context: ModelContext, model: torch.nn.Module,
                seen: pd.DataFrame) -> None:
+        from kgrec.device import host_view
         from kgrec.evaluate import to_csr
         from kgrec.explain import PathExplainer, model_anchor_effect
         from kgrec.models.base import item_vectors
@@ -105,11 +106,12 @@ class Recommender:
         self.catalog_ = Catalog.build(kg, dataset.items, context.item_years)
         liked = liked_matrix(seen, {u: i for i, u in enumerate(kg.user_ids)},
                              {m: i for i, m in enumerate(kg.item_ids)}, kg.num_users, kg.num_items)
-        self.scorer_ = Scorer(model, self.catalog_, context.item_features, context.train,
+        scoring = host_view(model)  # CPU tensors in and out, whatever the model's device
+        self.scorer_ = Scorer(scoring, self.catalog_, context.item_features, context.train,
                               self._seen, self.config.text, liked=liked)
         vectors = item_vectors(model, self.scorer_.item_features)
-        self.explainer_ = PathExplainer(kg, item_similarity=vectors.numpy(),
-                                        anchor_effect=model_anchor_effect(model, kg.num_items),
+        self.explainer_ = PathExplainer(kg, item_similarity=vectors.cpu().numpy(),
+                                        anchor_effect=model_anchor_effect(scoring, kg.num_items),
                                         movies=dataset.items,
                                         max_hops=self.config.explain.max_hops)
         self.resolve_ = Resolver(kg, self.scorer_, self.catalog_)
@@ -235,12 +237,21 @@ class Recommender:
                                             self.model_.state_dict(), self._seen_ratings))
 
     @classmethod
-    def load(cls, path: Any) -> Recommender:
+    def load(cls, path: Any, *, device: str | None = None) -> Recommender:
         """Load a folder written by :meth:`save`; every file is checked against the
-        manifest's sha256 first, tensors are read with safetensors (no code runs)."""
+        manifest's sha256 first, tensors are read with safetensors (no code runs).
+
+        Args:
+            path: the saved folder.
+            device: where the model scores (``"cpu"``, ``"cuda"``, ...; default: the
+                saved ``train.device``); an absent GPU falls back to the CPU with a
+                :class:`~kgrec.device.DeviceFallbackWarning`.
+        """
+        from kgrec.device import resolve_device
         from kgrec.serve.artifacts import load_fitted
 
         saved, ctx, model = load_fitted(path)
+        model.to(resolve_device(device or saved.config.train.device, "Recommender.load"))
         rec = cls(saved.config)
         rec._setup(saved.dataset, ctx, model, saved.seen)
         return rec

@@ -117,3 +117,39 @@ def hostile_recommender(tmp_path_factory):
     rec = Recommender(config).fit(dataset)
     path = rec.save(tmp_path_factory.mktemp("hostile") / "model")
     return rec, path
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def launch():
+    """``launch(target, ranks=None, timeout=180) -> CompletedProcess``: run ``target``
+    (``["-m", "kgrec", ...]`` or ``[script, args...]``) as one plain process
+    (``ranks=None``) or under ``torchrun --nproc-per-node ranks`` on a free port of
+    127.0.0.1, with this worktree's kgrec, one thread, offline; asserts exit status 0.
+    Skips when torch.distributed with gloo is unavailable and ``ranks`` is given."""
+    import subprocess
+    import sys
+
+    def run(target: list[str], ranks: int | None = None, timeout: float = 180):
+        import torch.distributed as dist
+
+        if ranks is not None and not (dist.is_available() and dist.is_gloo_available()):
+            pytest.skip("torch.distributed with the gloo backend is not available")
+        launcher = ([] if ranks is None else
+                    ["-m", "torch.distributed.run", "--nproc-per-node", str(ranks),
+                     "--master-addr", "127.0.0.1", "--master-port", str(_free_port())])
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
+               "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
+        done = subprocess.run([sys.executable, *launcher, *target], env=env, check=False,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stderr[:4000] + " ... " + done.stderr[-1500:]
+        return done
+
+    return run

@@ -9,11 +9,19 @@ Example::
 
 ``--user``, ``--liked`` and ``--query`` may be combined (a known user's taste, plus stated
 likes, plus a text query); at least one is needed.
+
+Batch recommendation for every known user, as Parquet shards with a manifest
+(:mod:`kgrec.batch`), on one process or sharded over the ranks of a ``torchrun`` launch::
+
+    kgrec recommend --model models/sample --all-users --out recs/
+    torchrun --nproc-per-node 2 -m kgrec recommend --model models/sample --all-users --out recs/
 """
 
 from __future__ import annotations
 
 import argparse
+
+from kgrec.cli.train import add_distributed_argument
 
 NAME = "recommend"
 HELP = "Top-K movies, with explanation paths, for a user, liked titles or a text query."
@@ -37,6 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-explain", action="store_true", help="skip explanation paths")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of the text list")
+    batch = parser.add_argument_group("batch recommendation (every known user)")
+    batch.add_argument("--all-users", action="store_true",
+                       help="top-K of every user of the training data, written to --out")
+    batch.add_argument("--out", metavar="DIR",
+                       help="folder of Parquet shards and manifest.json (with --all-users)")
+    batch.add_argument("--batch-size", type=int, default=256, metavar="N",
+                       help="users scored per batch (default %(default)s)")
+    batch.add_argument("--explain", action="store_true",
+                       help="add each row's best explanation sentence (one path search per "
+                            "row: slow for many users)")
+    batch.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_distributed_argument(batch)
 
 
 # -- helpers shared by the commands that use a saved or fitted recommender ----------------------
@@ -97,16 +117,66 @@ def format_recommendations(recs, *, explanations: int | None = None, marks=None,
     return "\n".join(lines)
 
 
+def run_all_users(args: argparse.Namespace) -> int:
+    """``--all-users --out DIR``: :func:`kgrec.batch.recommend_all_users`, sharded over the
+    ranks when launched by ``torchrun``."""
+    import json
+
+    from kgrec.batch import recommend_all_users
+    from kgrec.cli import CLIError
+    from kgrec.cli.train import join_process_group
+    from kgrec.distributed import shutdown
+    from kgrec.progress import stage
+
+    if args.out is None:
+        raise CLIError("--all-users needs --out DIR (the folder of Parquet shards)")
+    if args.user is not None or args.liked or args.query is not None:
+        raise CLIError("--all-users cannot be combined with --user, --liked or --query")
+    if args.genre or args.min_year is not None or args.max_year is not None:
+        raise CLIError("--all-users does not take filters (--genre, --min-year, --max-year)")
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    group = join_process_group(args.distributed)
+    try:
+        rec = load_recommender(args.model)
+        with stage("recommend all users", not args.no_progress) as progress:
+            result = recommend_all_users(rec, args.out, k=args.k,
+                                         exclude_seen=not args.include_seen,
+                                         explain=args.explain,
+                                         batch_size=args.batch_size,
+                                         show_progress=not args.no_progress,
+                                         source=str(args.model))
+            progress["detail"] = f"{result.users:,} users, {result.rows:,} rows"
+    except BaseException:
+        shutdown(wait=False)
+        raise
+    shutdown()
+    if group is not None and group.rank != 0:
+        return 0
+    shards = result.manifest["shards"]
+    if args.json:
+        print(json.dumps({"out": str(result.folder), "users": result.users, "rows": result.rows,
+                          "shards": [s["file"] for s in shards]}))
+    else:
+        print(f"wrote top {args.k} for {result.users:,} users ({result.rows:,} rows) to "
+              f"{result.folder}: {len(shards)} Parquet shard(s) listed in manifest.json")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from kgrec.cli import CLIError
     from kgrec.cli.terminal import printable
 
-    if args.user is None and not args.liked and args.query is None:
-        raise CLIError("give --user ID, --liked TITLE ... or --query TEXT")
     if args.k < 1:
         raise CLIError(f"-k must be a positive integer, got {args.k}")
+    if args.all_users:
+        return run_all_users(args)
+    if args.out is not None or args.distributed or args.explain:
+        raise CLIError("--out, --explain and --distributed go with --all-users")
+    if args.user is None and not args.liked and args.query is None:
+        raise CLIError("give --user ID, --liked TITLE ... or --query TEXT (or --all-users)")
     if args.query is not None and not args.query.strip():
         raise CLIError("--query is empty")
     rec = load_recommender(args.model)

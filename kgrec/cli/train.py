@@ -13,11 +13,23 @@ Without ``--split-dir`` the ratings are cut per user into a seeded 90/10 train/v
 ``train.tsv`` and ``valid.tsv`` of that folder are used (``test.tsv`` is left for
 ``kgrec evaluate --split-dir``). The validation part drives early stopping and the
 hybrid's fusion weights; its NDCG@10 / Recall@10 are printed with the saved folder.
+
+Under ``torchrun`` (``torchrun --nproc-per-node 2 -m kgrec train ... --distributed``) every
+rank trains its shard of each BPR batch with DDP, closed-form models are computed on
+rank 0 only, and rank 0 alone saves the folder (see :mod:`kgrec.distributed`).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgrec.config import KGRecConfig
+    from kgrec.data.dataset import MovieDataset
+    from kgrec.data.splits import Split
+    from kgrec.distributed import DistributedInfo
+    from kgrec.recommender import Recommender
 
 NAME = "train"
 HELP = "Fit a recommender on a dataset and save it (config, weights, graph) to a folder."
@@ -55,6 +67,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder to save the fitted recommender to (replaced atomically)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of the text summary")
+    add_distributed_argument(parser)
+
+
+def add_distributed_argument(parser: argparse.ArgumentParser) -> None:
+    """``--distributed``, shared by ``train`` and ``recommend --all-users``."""
+    parser.add_argument("--distributed", action="store_true",
+                        help="join the torch.distributed group of a `torchrun` launch (implied "
+                             "when launched by torchrun; an error otherwise); rank 0 writes")
+
+
+def join_process_group(requested: bool, device: str = "cpu") -> DistributedInfo | None:
+    """The :class:`~kgrec.distributed.DistributedInfo` of this process when it runs
+    distributed (``requested``, or launched by ``torchrun``), else ``None``. A
+    :class:`CLIError` says how to launch when ``requested`` outside ``torchrun``."""
+    from kgrec.cli import CLIError
+    from kgrec.distributed import init_distributed, launched_by_torchrun
+
+    if not (requested or launched_by_torchrun()):
+        return None
+    try:
+        return init_distributed(device)
+    except RuntimeError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def prefer_passive_omp() -> None:
@@ -156,16 +191,58 @@ def validation_metrics(rec, train, valid, ks: tuple[int, ...] = (10, 20)):
 
 def run(args: argparse.Namespace) -> int:
     prefer_passive_omp()
+    import time
+
+    start = time.perf_counter()
+    config = build_config(args, args.model)
+    group = join_process_group(args.distributed, config.train.device)
+    from kgrec.distributed import shutdown
+
+    try:
+        code = _run(args, config, group, start)
+    except BaseException:
+        shutdown(wait=False)
+        raise
+    shutdown()  # every rank leaves together, after rank 0 has saved
+    return code
+
+
+def _fit_distributed(config: KGRecConfig, dataset: MovieDataset, split: Split,
+                     group: DistributedInfo) -> Recommender | None:
+    """Fit under ``torchrun``: rank 0 builds the context first (filling the text cache the
+    others then read), every rank trains its shards of the BPR batches; rank 0 returns
+    the fitted :class:`Recommender`, the other ranks ``None``."""
+    from kgrec.distributed import barrier
+    from kgrec.models.registry import get_spec
+    from kgrec.recommender import Recommender
+    from kgrec.train import build_context, fit_model
+
+    if group.rank == 0:
+        context = build_context(dataset, split.train, split.valid, config)
+        barrier()
+        return Recommender(config).fit(dataset, train=split.train, valid=split.valid,
+                                       context=context)
+    quiet = config.replace(train={"show_progress": False}, text={"show_progress": False})
+    barrier()
+    context = build_context(dataset, split.train, split.valid, quiet,
+                            text=get_spec(config.model.name).needs_text(config))
+    fit_model(config.model.name, context, quiet)
+    return None
+
+
+def _run(args: argparse.Namespace, config: KGRecConfig, group: DistributedInfo | None,
+         start: float) -> int:
     import json
     import time
 
     from kgrec.cli import CLIError
     from kgrec.data import random_split, read_split
+    from kgrec.progress import stage
     from kgrec.recommender import Recommender
 
-    start = time.perf_counter()
-    config = build_config(args, args.model)
-    dataset = load_dataset_quietly(args.dataset, args.data_dir, NAME)
+    with stage("load", config.train.show_progress) as progress:
+        dataset = load_dataset_quietly(args.dataset, args.data_dir, NAME)
+        progress["detail"] = f"{dataset.name}, {len(dataset.ratings):,} ratings"
     if args.split_dir:
         split = read_split(args.split_dir)
         source = f"{args.split_dir} (train.tsv, valid.tsv)"
@@ -177,11 +254,17 @@ def run(args: argparse.Namespace) -> int:
     if split.train.empty:
         raise CLIError(f"no training interactions in {source}")
     with torch_threads(args.threads):
-        rec = Recommender(config).fit(dataset, train=split.train, valid=split.valid)
+        if group is None:
+            rec = Recommender(config).fit(dataset, train=split.train, valid=split.valid)
+        else:
+            rec = _fit_distributed(config, dataset, split, group)
+            if rec is None:  # not rank 0: its shards are trained, rank 0 saves
+                return 0
     fit_seconds = time.perf_counter() - start
     valid = validation_metrics(rec, split.train, split.valid) if len(split.valid) else None
     try:
-        out = rec.save(args.out)
+        with stage("save", config.train.show_progress):
+            out = rec.save(args.out)
     except OSError as exc:
         raise CLIError(f"cannot save the recommender to {args.out}: {exc}") from exc
 
@@ -195,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
         "best_epoch": None if training is None else training.best_epoch,
         "fusion_weights": rec.fit_result_.details.get("weights"),
         "out": str(out), "seconds": round(fit_seconds, 3),
+        "ranks": 1 if group is None else group.world_size,
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -211,5 +295,7 @@ def run(args: argparse.Namespace) -> int:
     if valid is not None:
         print(f"validation ({valid.num_users:,} users): NDCG@10 {valid['ndcg@10']:.4f}, "
               f"Recall@10 {valid['recall@10']:.4f}, Recall@20 {valid['recall@20']:.4f}")
-    print(f"saved to {out} in {fit_seconds:.1f} s (kgrec recommend --model {out} --user ID)")
+    ranks = "" if group is None else f" on {group.world_size} ranks ({group.backend})"
+    print(f"saved to {out} in {fit_seconds:.1f} s{ranks} (kgrec recommend --model {out} "
+          "--user ID)")
     return 0

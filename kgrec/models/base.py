@@ -60,7 +60,9 @@ class ScoringModel(nn.Module):
         from kgrec.models.loo import DenseLOO
 
         history = torch.as_tensor(history, dtype=torch.long).reshape(-1)
-        device = _device_of(self)
+        from kgrec.device import model_device
+
+        device = model_device(self)
         n = len(history)
         full = torch.zeros(1, self.num_items, device=device)
         full[0, history.to(device)] = 1.0
@@ -107,13 +109,6 @@ class ItemItemModel(ScoringModel):
         :math:`s = \\sum_{h \\in H} W_h`, removing :math:`h_j` gives :math:`s - W_{h_j}`
         (``O(n I)``, no product)."""
         return linear_loo(history, lambda h: self.weight.index_select(0, h.to(self.weight.device)).float())
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    """The device of a model's first parameter or buffer (CPU for a model with none)."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def linear_loo(history: Tensor, weight_rows: Callable[[Tensor], Tensor]) -> HistoryLOO:

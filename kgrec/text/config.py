@@ -38,7 +38,8 @@ class TextConfig:
         cache_dir: embedding cache folder; ``None`` means
             ``<cache root>/embeddings`` with the root from
             :func:`kgrec.data.sources.download.cache_root`.
-        device: torch device of the encoder (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...).
+        device: torch device of the encoder (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...);
+            an absent GPU falls back to the CPU with a warning (:mod:`kgrec.device`).
         show_progress: report progress: a tqdm bar with an ETA when stderr is a terminal,
             else one line per encoding call with its count, time and rate.
         derive_above: when a graph has more node texts than this, node types in

@@ -233,6 +233,7 @@ class TextEncoder:
         self.stats = EncodeStats()
         self._tokenizer: Any = None
         self._model: Any = None
+        self._device = "cpu"  # set by _load: config.device, or the CPU when it is absent
         self._dim: int | None = None
         self._index: dict[str, tuple[str, int]] | None = None  # text hash -> (shard, row)
 
@@ -280,7 +281,10 @@ class TextEncoder:
         model.eval()
         import torch
 
-        model.to(self.config.device,
+        from kgrec.device import resolve_device
+
+        self._device = resolve_device(self.config.device, "text encoder")  # CPU if no GPU
+        model.to(self._device,
                  dtype=torch.bfloat16 if self.dtype == "bfloat16" else torch.float32)
         self._tokenizer, self._model = tokenizer, model
         self._dim = int(model.config.hidden_size)
@@ -322,7 +326,7 @@ class TextEncoder:
                 rows = order[start:start + bs]
                 batch = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                         max_length=max_len, return_tensors="pt")
-                batch = {k: v.to(self.config.device) for k, v in batch.items()}
+                batch = {k: v.to(self._device) for k, v in batch.items()}
                 hidden = self._model(**batch).last_hidden_state.float()  # [B, T, D]
                 self.stats.model_calls += 1
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]

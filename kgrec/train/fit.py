@@ -105,13 +105,18 @@ def build_context(dataset: MovieDataset, train: pd.DataFrame, valid: pd.DataFram
         encoder: an existing :class:`~kgrec.text.TextEncoder` (keeps its stats).
     """
     from kgrec.evaluate import to_csr
+    from kgrec.progress import stage
 
-    kg = KnowledgeGraph.from_dataset(dataset, train)
+    with stage("graph", config.train.show_progress) as progress:
+        kg = KnowledgeGraph.from_dataset(dataset, train)
+        progress["detail"] = f"{kg.num_users:,} users, {kg.num_items:,} movies"
     features = None
     if text:
         from kgrec.text import encode_graph
 
-        features = encode_graph(kg, dataset, config.text, encoder=encoder)
+        with stage("text", config.text.show_progress) as progress:
+            features = encode_graph(kg, dataset, config.text, encoder=encoder)
+            progress["detail"] = ", ".join(f"{len(v):,} {k}" for k, v in features.items())
     valid_csr = to_csr(valid, kg) if valid is not None and len(valid) else None
     return ModelContext.from_graph(kg, valid_csr, features, item_years(dataset, kg))
 
@@ -125,7 +130,9 @@ class FitResult:
         model: the fitted model, in eval mode.
         training: the BPR run (for a fusion: its first trained component's).
         details: ``weights`` (fusion weights), ``valid_ndcg@10`` (fusion on validation),
-            ``components`` (name → :class:`TrainResult` or ``None``).
+            ``components`` (name → :class:`TrainResult` or ``None``); ``fitted: False``
+            for a closed-form model left unfitted on a rank other than 0 of a
+            distributed run (:mod:`kgrec.distributed`: closed forms are computed once).
     """
 
     name: str
@@ -135,20 +142,33 @@ class FitResult:
 
 
 def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig) -> FitResult:
+    from kgrec.device import resolve_device
+    from kgrec.distributed import is_primary, rank_device
+
     spec = get_spec(name)
+
+    def device() -> str:
+        return rank_device(resolve_device(config.train.device, f"model {name}"))
+
     if spec.fit == FUSION:
         from kgrec.train.fusion import fit_fusion_weights
 
         parts = {n: _fit(n, m, ctx, config) for n, m in model.components.items()}
         details: dict[str, Any] = {"components": {n: p.training for n, p in parts.items()}}
-        if ctx.valid is not None:
-            _, details["valid_ndcg@10"] = fit_fusion_weights(model, ctx.valid, ctx.train)
-        details["weights"] = model.weight_dict()
+        if is_primary():  # fusion weights need the closed-form parts: rank 0's alone
+            model.to(device())  # its own buffers join the components'
+            if ctx.valid is not None:
+                _, details["valid_ndcg@10"] = fit_fusion_weights(model, ctx.valid, ctx.train)
+            details["weights"] = model.weight_dict()
         trainings = [p.training for p in parts.values() if p.training is not None]
         model.eval()
         return FitResult(name, model, trainings[0] if trainings else None, details)
     if spec.fit == CLOSED_FORM:
-        return FitResult(name, model.fit(ctx.train).eval())
+        # computed once: on rank 0 of a distributed run (the only rank that uses it)
+        if not is_primary():
+            return FitResult(name, model.eval(), details={"fitted": False})
+        model = model.fit(ctx.train)
+        return FitResult(name, model.to(device()).eval())
     assert spec.fit == BPR
     # warm negatives: an inductive model must not learn that movies it never saw rated
     # are bad (they are the cold-start ones)
@@ -165,6 +185,14 @@ def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig)
 
 
 def fit_model(name: str, ctx: ModelContext, config: KGRecConfig | None = None) -> FitResult:
-    """Build model ``name`` and fit it on ``ctx`` as its spec says."""
+    """Build model ``name`` and fit it on ``ctx`` as its spec says.
+
+    In a ``torch.distributed`` process group every rank calls it with the same ``ctx``
+    and ``config``: BPR models train with DDP (:func:`train_bpr`), closed-form models
+    and fusion weights are computed on rank 0 only (see :mod:`kgrec.distributed`), so
+    only rank 0's result is a complete fitted model."""
+    from kgrec.progress import stage
+
     config = config or KGRecConfig()
-    return _fit(name, build_model(name, ctx, config), ctx, config)
+    with stage(f"model {name}", config.train.show_progress):
+        return _fit(name, build_model(name, ctx, config), ctx, config)

@@ -275,6 +275,10 @@ def test_folder_that_is_not_a_model(tmp_path, capsys):
     (["recommend", "--user", "u1", "--genre", "Nope"], "unknown genre 'Nope'"),
     (["evaluate", "--test", "/no/such/test.tsv"], "test file not found"),
     (["explain", "u1", "movie:999999"], "unknown movie 'movie:999999'"),
+    (["recommend", "--all-users"], "--all-users needs --out DIR"),
+    (["recommend", "--all-users", "--out", "x", "--user", "u1"], "cannot be combined"),
+    (["recommend", "--all-users", "--out", "x", "--batch-size", "0"], "--batch-size must be"),
+    (["recommend", "--user", "u1", "--out", "x"], "go with --all-users"),
 ])
 def test_bad_arguments(trained, capsys, argv, fragment):
     command, rest = argv[0], argv[1:]
@@ -287,6 +291,7 @@ def test_bad_arguments(trained, capsys, argv, fragment):
     (["train", "--model", "no-such-model", "--out", "unused"], "unknown model 'no-such-model'"),
     (["train", "--epochs", "0", "--out", "unused"], "--epochs must be >= 1"),
     (["demo", "--users", "-1"], "--users must be >= 0"),
+    (["train", "--distributed", "--out", "unused"], "launch with `torchrun --nproc-per-node N"),
 ])
 def test_bad_dataset_and_options(capsys, argv, fragment):
     code, _, err = run_cli(capsys, *argv)

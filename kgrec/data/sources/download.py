@@ -258,8 +258,11 @@ def _urlopen(request: urllib.request.Request, timeout: float):
 
 
 def _download(url: str, folder: Path, desc: str) -> Path:
-    """Stream ``url`` into a temporary file in ``folder`` with a progress bar."""
+    """Stream ``url`` into a temporary file in ``folder`` with a progress bar on a
+    terminal (one ``kgrec: download ...`` line otherwise, :mod:`kgrec.progress`)."""
     from tqdm.auto import tqdm
+
+    from kgrec.progress import stage
 
     scheme = urlparse(url).scheme
     if scheme not in ("https", "file"):
@@ -269,13 +272,15 @@ def _download(url: str, folder: Path, desc: str) -> Path:
     fd, name = tempfile.mkstemp(prefix=".download-", suffix=".zip", dir=folder)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out, _urlopen(request, timeout=60) as response:
+        with os.fdopen(fd, "wb") as out, _urlopen(request, timeout=60) as response, \
+                stage(f"download {desc}") as progress:
             total = response.headers.get("Content-Length")
             with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                      unit_divisor=1024, desc=desc, leave=False) as bar:
+                      unit_divisor=1024, desc=desc, leave=False, disable=None) as bar:
                 while block := response.read(1 << 16):
                     out.write(block)
                     bar.update(len(block))
+            progress["detail"] = f"{out.tell() / (1 << 20):,.1f} MiB"
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
