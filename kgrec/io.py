@@ -181,6 +181,9 @@ def read_tsv(path: str | Path, header: Sequence[str]) -> list[list[str | None]]:
         if len(fields) != width:
             raise ArtifactError(f"{path}, line {number}: expected {width} fields, got "
                                 f"{len(fields)}")
+        if "\\" not in line:  # no escape and no \\N: the fields are the text (most lines)
+            rows.append(fields)
+            continue
         try:
             rows.append([unescape_field(f) for f in fields])
         except ValueError as exc:

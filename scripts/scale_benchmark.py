@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """Time and peak memory of the training pipeline per stage, at several catalogue sizes.
 
-    python scripts/scale_benchmark.py --ratings 20000 50000 100000 --out results/scale \\
-        [--epochs 20] [--model hybrid] [--threads 1] [--seed 0] [--make-catalog PATH]
+    python scripts/scale_benchmark.py --ratings 100000 250000 500000 1000000 --out results/scale \\
+        [--epochs N] [--model hybrid] [--threads 1] [--seed 0] [--make-catalog PATH] \\
+        [--catalogues DIR]
+    python scripts/scale_benchmark.py --serve MODEL_DIR   # load time, recommend() p50/p95
 
 For each size a synthetic catalogue is generated with ``make_catalog.py`` (default
 ``../shared/scale/make_catalog.py``; movies, people and users scale with the ratings as
 in its default 1M / 50k / 200k / 60k catalogue) and the pipeline of ``kgrec train`` runs
 stage by stage in a fresh child process: ``load`` (CSV folder → MovieDataset), ``graph``
 (seeded 90/10 split, KnowledgeGraph), ``text`` (node-text embeddings, empty cache),
-``model`` (fit, validation included), ``evaluate`` (validation NDCG@10 / Recall@20),
+``model`` (fit, validation included), ``evaluate`` (validation NDCG@10 / Recall@20 over
+at most 10,000 sampled validation users, as ``kgrec train`` reports them),
 ``save`` (Recommender set-up + save) and ``turtle`` (streamed RDF export). Prints a
-table, writes ``OUT/scale.json`` and a log-log plot ``OUT/scale.png``.
+table, writes ``OUT/scale.json`` and a log-log plot ``OUT/scale.png``. ``--epochs``
+defaults to the package default (as ``kgrec train``); ``--catalogues DIR`` keeps the
+generated catalogues in ``DIR/<ratings>`` and reuses them (large ones take minutes to
+make; write them outside the repository).
 
 Timings on a shared machine are upper bounds: the load average is recorded with them.
 """
@@ -19,6 +25,7 @@ Timings on a shared machine are upper bounds: the load average is recorded with 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -26,9 +33,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-STAGES = ("load", "graph", "text", "model", "evaluate", "save", "turtle")
+STAGES = ("load", "graph", "text", "model", "evaluate", "save", "turtle", "reload")
 DEFAULT_MAKER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scale" / "make_catalog.py"
 
 
@@ -39,12 +47,14 @@ def catalogue_sizes(ratings: int) -> dict[str, int]:
             "people": max(400, ratings // 5), "users": max(120, ratings * 6 // 100)}
 
 
-def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: int,
+def run_stages(folder: Path, work: Path, *, model: str, epochs: int | None, threads: int,
                seed: int, text: dict[str, Any] | None = None,
+               model_options: dict[str, Any] | None = None,
                skip_text: bool = False) -> dict[str, Any]:
     """Run the pipeline on catalogue ``folder`` in this process; per-stage seconds and
     peak RSS (MB, sampled), plus sizes and validation metrics. ``text``: extra
-    :class:`~kgrec.text.TextConfig` settings (e.g. ``{"derive_above": 0}``).
+    :class:`~kgrec.text.TextConfig` settings (e.g. ``{"derive_above": 0}``),
+    ``model_options`` extra :class:`~kgrec.config.ModelConfig` ones.
     ``skip_text``: no transformer pass; every node gets a zero feature row and the text
     stage is marked ``skipped`` (to time the other stages when the encoder would take too
     long; the default hybrid does not use text in its scores)."""
@@ -61,10 +71,13 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: in
     from kgrec.recommender import Recommender
     from kgrec.text import encode_graph
     from kgrec.train.fit import ModelContext, fit_model, item_years
+    from kgrec.train.fusion import validation_subset
 
+    train = {"seed": seed, "threads": threads, "show_progress": False}
+    if epochs is not None:
+        train["epochs"] = epochs
     config = KGRecConfig().replace(
-        model={"name": model}, train={"epochs": epochs, "seed": seed, "threads": threads,
-                                      "show_progress": False},
+        model={"name": model, **(model_options or {})}, train=train,
         text={"cache_dir": str(work / "embeddings"), "show_progress": False, **(text or {})})
     stages: dict[str, dict[str, float]] = {}
     state: dict[str, Any] = {}
@@ -102,10 +115,11 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: in
         state["ctx"] = ModelContext.from_graph(kg, state["valid_csr"], state["features"],
                                                item_years(state["ds"], kg))
         state["fitted"] = fit_model(model, state["ctx"], config)
+        state["weights"] = state["fitted"].details.get("weights")
 
     def evaluation() -> None:
         kg = state["kg"]
-        result = evaluate(state["fitted"].model, test=state["valid_csr"],
+        result = evaluate(state["fitted"].model, test=validation_subset(state["valid_csr"]),
                           mask=kg.interaction_matrix(), ks=(10, 20))
         state["metrics"] = {k: result.metrics[k] for k in ("ndcg@10", "recall@20")}
 
@@ -119,15 +133,41 @@ def run_stages(folder: Path, work: Path, *, model: str, epochs: int, threads: in
     def turtle() -> None:
         write_turtle(state["kg"], work / "graph.ttl")
 
-    for name, fn in zip(STAGES, (load, graph, text, fit, evaluation, save, turtle)):
+    def reload() -> None:
+        for key in ("ctx", "fitted", "features", "kg_train"):
+            state.pop(key, None)
+        state["rec"] = Recommender.load(work / "model")
+
+    for name, fn in zip(STAGES, (load, graph, text, fit, evaluation, save, turtle, reload)):
         stage(name, fn)
+    serve = recommend_latency(state["rec"], seed=seed)
     kg = state["kg"]
     if skip_text:
         stages["text"]["skipped"] = True
-    return {"stages": stages, "metrics": state["metrics"],
+    return {"stages": stages, "metrics": state["metrics"], "serve": serve,
+            "fusion_weights": state["weights"],
             "nodes": {k: len(v) for k, v in kg.nodes.items()},
             "edges": int(sum(v.shape[1] for v in kg.edges.values())),
             "ratings": int(len(state["ds"].ratings))}
+
+
+def recommend_latency(rec: Any, *, users: int = 200, seed: int = 0) -> dict[str, float]:
+    """Milliseconds per ``recommend(user, k=10, explain=True)`` for ``users`` random known
+    users (after 5 warm-up calls): p50, p95, mean."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = [str(u).removeprefix("user:") for u in rec.kg_.nodes["user"]]
+    chosen = [ids[i] for i in rng.choice(len(ids), min(users, len(ids)), replace=False)]
+    for user in chosen[:5]:
+        rec.recommend(user, k=10, explain=True)
+    times = []
+    for user in chosen:
+        start = time.perf_counter()
+        rec.recommend(user, k=10, explain=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95)),
+            "mean_ms": float(np.mean(times)), "users": len(times)}
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
@@ -179,19 +219,51 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def catalogue_folder(root: Path | None, ratings: int) -> Iterator[str]:
+    """``root/<ratings>`` (created, kept), or a temporary folder removed afterwards."""
+    if root is None:
+        with tempfile.TemporaryDirectory(prefix="kgrec-catalogue-") as folder:
+            yield folder
+        return
+    folder = root / str(ratings)
+    folder.mkdir(parents=True, exist_ok=True)
+    yield str(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ratings", type=int, nargs="+", default=[20_000, 50_000, 100_000])
     p.add_argument("--out", type=Path, default=Path("results/scale"))
     p.add_argument("--model", default="hybrid")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="BPR epochs (default: the package default, as kgrec train)")
+    p.add_argument("--catalogues", type=Path, default=None,
+                   help="keep generated catalogues in DIR/<ratings> and reuse them")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--make-catalog", type=Path, default=DEFAULT_MAKER)
     p.add_argument("--skip-text", action="store_true",
                    help="zero text features instead of the encoder (text stage: skipped)")
+    p.add_argument("--serve", type=Path, metavar="MODEL_DIR",
+                   help="only time Recommender.load of a saved folder and recommend() latency")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: run one size
     a = p.parse_args(argv)
+    if a.serve is not None:
+        import torch
+
+        torch.set_num_threads(a.threads)
+        from kgrec.benchmark import PeakMemory
+        from kgrec.recommender import Recommender
+
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            rec = Recommender.load(a.serve)
+            seconds = time.perf_counter() - start
+            latency = recommend_latency(rec, seed=a.seed)
+        print(json.dumps({"load_seconds": seconds, "peak_mb": memory.peak_mb, **latency,
+                          "load_average": os.getloadavg()[0]}))
+        return 0
     if a.child is not None:
         with tempfile.TemporaryDirectory(prefix="kgrec-scale-") as work:
             result = run_stages(a.child, Path(work), model=a.model, epochs=a.epochs,
@@ -206,16 +278,17 @@ def main(argv: list[str] | None = None) -> int:
                OPENBLAS_NUM_THREADS=str(a.threads), HF_HUB_OFFLINE="1")
     for ratings in a.ratings:
         sizes = catalogue_sizes(ratings)
-        with tempfile.TemporaryDirectory(prefix="kgrec-catalogue-") as folder:
-            subprocess.run([sys.executable, str(a.make_catalog), folder, "--seed", str(a.seed)]
-                           + [f"--{k}={v}" for k, v in sizes.items()], check=True, env=env)
+        with catalogue_folder(a.catalogues, ratings) as folder:
+            if not (Path(folder) / "ratings.csv").is_file():
+                subprocess.run([sys.executable, str(a.make_catalog), folder, "--seed", str(a.seed)]
+                               + [f"--{k}={v}" for k, v in sizes.items()], check=True, env=env)
             print(f"{ratings:,} ratings (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
             start = time.perf_counter()
             out = subprocess.run([sys.executable, __file__, "--child", folder, "--model", a.model,
-                                  "--epochs", str(a.epochs), "--threads", str(a.threads),
-                                  "--seed", str(a.seed)] + (["--skip-text"] if a.skip_text else []),
-                                 check=True, env=env,
-                                 stdout=subprocess.PIPE, text=True)
+                                  "--threads", str(a.threads), "--seed", str(a.seed)]
+                                 + ([] if a.epochs is None else ["--epochs", str(a.epochs)])
+                                 + (["--skip-text"] if a.skip_text else []),
+                                 check=True, env=env, stdout=subprocess.PIPE, text=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result.update(sizes=sizes, wall_seconds=time.perf_counter() - start,
                       load_average=os.getloadavg()[0], model=a.model, epochs=a.epochs,

@@ -50,8 +50,9 @@ def test_pipeline_stages_on_a_small_catalogue(catalogue, tmp_path):
     assert (tmp_path / "graph.ttl").stat().st_size > 0 and (tmp_path / "model").is_dir()
 
 
-def test_low_rank_dlae_on_the_catalogue_is_close_to_exact(catalogue):
-    """The low-rank form (forced) ranks like the exact one on a generated catalogue."""
+@pytest.mark.parametrize("form", ["low_rank", "neighbors"])
+def test_large_dlae_forms_on_the_catalogue_are_close_to_exact(catalogue, form):
+    """Both large forms (forced) score like the exact one on a generated catalogue."""
     import torch
 
     from kgrec.data import load_dataset
@@ -62,8 +63,22 @@ def test_low_rank_dlae_on_the_catalogue_is_close_to_exact(catalogue):
     kg = KnowledgeGraph.from_dataset(ds)
     X = kg.interaction_matrix()
     exact = DLAE(kg.num_users, kg.num_items).fit(X)
-    low = DLAE(kg.num_users, kg.num_items, max_dense_items=0, rank=30).fit(X)
+    low = DLAE(kg.num_users, kg.num_items, max_dense_items=0, rank=30, neighbors=20,
+               large_form=form).fit(X)
     users = torch.arange(kg.num_users)
     a, b = exact.score(users).numpy(), low.score(users).numpy()
     corr = np.mean([np.corrcoef(x, y)[0, 1] for x, y in zip(a, b)])
-    assert low.low_rank and corr > 0.9
+    assert (low.low_rank if form == "low_rank" else low.sparse_weights) and corr > 0.9
+
+
+def test_hybrid_on_a_large_catalogue_keeps_its_closed_form_parts(catalogue, tmp_path):
+    """Above ``hybrid_bpr_max_items`` (lowered to 10 here) the default hybrid has no
+    BPR-trained component, and the whole pipeline (with the large-graph text path) runs,
+    ranks and serves from the reloaded folder."""
+    result = _script().run_stages(catalogue, tmp_path, model="hybrid", epochs=1, threads=1,
+                                  seed=0, text={"derive_above": 0},
+                                  model_options={"hybrid_bpr_max_items": 10,
+                                                 "dlae_neighbors": 20})
+    assert result["fusion_weights"] == {"dlae": 1.0}
+    assert 0 < result["metrics"]["ndcg@10"] <= 1
+    assert result["serve"]["users"] > 0 and result["serve"]["p95_ms"] > 0

@@ -178,10 +178,14 @@ def load_dataset_quietly(name: str, data_dir: str | None, command: str):
 
 def validation_metrics(rec, train, valid, ks: tuple[int, ...] = (10, 20)):
     """Metrics of a fitted recommender's model on ``valid``, masking ``train`` only
-    (:meth:`Recommender.evaluate` masks validation items too, being meant for test)."""
+    (:meth:`Recommender.evaluate` masks validation items too, being meant for test), over
+    at most 10,000 validation users (a seeded sample above: full ranking is
+    ``users x movies``)."""
     from kgrec.evaluate import evaluate, to_csr
+    from kgrec.train.fusion import validation_subset
 
-    return evaluate(rec.model_, test=to_csr(valid, rec.kg_), mask=to_csr(train, rec.kg_), ks=ks,
+    return evaluate(rec.model_, test=validation_subset(to_csr(valid, rec.kg_)),
+                    mask=to_csr(train, rec.kg_), ks=ks,
                     item_popularity=rec.context_.item_popularity)
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgrec.models.base import ScoringModel, linear_loo
+from kgrec.models.history import SparseHistory, binary_csr
 
 if TYPE_CHECKING:
     from kgrec.models.loo import HistoryLOO
@@ -88,8 +89,10 @@ class Popularity(_ClosedForm):
         self.register_buffer("counts", torch.zeros(self.num_items))
 
     def fit(self, interactions: Any) -> Popularity:
-        """Count each item's training users. ``interactions``: binary ``[U, I]``."""
-        self.counts.copy_(_binary(interactions, self.num_users, self.num_items).sum(0))
+        """Count each item's training users. ``interactions``: binary ``[U, I]`` (kept
+        sparse: a large catalogue's dense matrix would not fit in memory)."""
+        X = binary_csr(interactions, self.num_users, self.num_items)
+        self.counts.copy_(torch.from_numpy(np.asarray(X.sum(axis=0)).ravel()))
         return self
 
     def score(self, users: Tensor) -> Tensor:
@@ -102,7 +105,7 @@ class Popularity(_ClosedForm):
         return self.counts.unsqueeze(0).repeat(len(history), 1)
 
 
-class ItemKNN(_ClosedForm):
+class ItemKNN(SparseHistory, _ClosedForm):
     """Item-based nearest neighbours with (shrunk) cosine similarity.
 
     .. math:: \\mathrm{sim}(j, i) = \\frac{X_{:j}^\\top X_{:i}}
@@ -113,8 +116,11 @@ class ItemKNN(_ClosedForm):
     where :math:`N_k(j)` are the ``k`` items most similar to :math:`j` (itself excluded):
     a user's score for item :math:`i` sums its similarity to the items they rated that have
     :math:`i` among their neighbours. The neighbour lists are buffers ``neighbors [I, k]``
-    and ``similarities [I, k]``; they are computed in blocks of items (``X[:, block]^T X``),
-    never one item at a time.
+    and ``similarities [I, k]``; they are computed in blocks of items (``X[:, block]^T X``,
+    sparse products densified per block), never one item at a time. Histories are sparse
+    buffers (:class:`~kgrec.models.history.SparseHistory`). Not linear in items: the
+    per-block similarity rows and their top-k cost ``O(I^2)`` in total (memory only
+    ``block_size * I``).
 
     Args:
         num_users: number of users :math:`U`.
@@ -141,19 +147,18 @@ class ItemKNN(_ClosedForm):
         self.k = min(int(k), max(self.num_items - 1, 0))
         self.shrinkage = float(shrinkage)
         self.block_size = int(block_size)
-        self.register_buffer("interactions",
-                             torch.zeros(self.num_users, self.num_items, dtype=torch.bool))
+        self._init_history()
         self.register_buffer("neighbors", torch.zeros(self.num_items, self.k, dtype=torch.long))
         self.register_buffer("similarities", torch.zeros(self.num_items, self.k))
 
     def fit(self, interactions: Any) -> ItemKNN:
         """Compute the neighbour lists from binary ``[U, I]`` interactions."""
-        X_bool = _binary(interactions, self.num_users, self.num_items)
-        X = X_bool.to(torch.float32)
-        norms = X.sum(0).sqrt()  # [I]
+        X = binary_csr(interactions, self.num_users, self.num_items)
+        Xt = X.T.tocsr()
+        norms = torch.from_numpy(np.asarray(X.sum(axis=0)).ravel()).float().sqrt()  # [I]
         for lo in range(0, self.num_items, self.block_size):
             hi = min(lo + self.block_size, self.num_items)
-            co = X[:, lo:hi].T @ X  # [b, I] co-occurrence counts
+            co = torch.from_numpy((Xt[lo:hi] @ X).toarray()).float()  # [b, I] co-occurrences
             den = norms[lo:hi, None] * norms[None, :] + self.shrinkage
             sim = torch.where(den > 0, co / den.clamp_min(1e-12), torch.zeros_like(co))
             rows = torch.arange(hi - lo)
@@ -161,8 +166,13 @@ class ItemKNN(_ClosedForm):
             values, index = torch.topk(sim, self.k, dim=1)
             self.similarities[lo:hi] = values
             self.neighbors[lo:hi] = index
-        self.interactions.copy_(X_bool)
+        self.set_history(X)
         return self
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # artifacts saved before histories were sparse hold a dense bool "interactions"
+        self._adapt_history_state(state_dict, prefix, "interactions")
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def similarity_matrix(self) -> Tensor:
         """The pruned similarity :math:`S` as a sparse CSR ``[I, I]`` tensor (row ``j``:
@@ -188,9 +198,7 @@ class ItemKNN(_ClosedForm):
     def score(self, users: Tensor) -> Tensor:
         """``long [B]`` → ``float [B, I]``: :math:`X_u S`, computed as
         :math:`(S^\\top X_u^\\top)^\\top` with a sparse CSR :math:`S^\\top`."""
-        users = self._check_users(users).to(self.interactions.device)
-        X_b = self.interactions[users].to(torch.float32)  # [B, I]
-        return self.score_history(X_b)
+        return self.score_history(self.history_rows(self._check_users(users)))
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores :math:`h S` for arbitrary binary histories ``[B, I]``."""
@@ -364,10 +372,12 @@ class TextCosine(_ClosedForm):
         self.register_buffer("profiles", torch.zeros(self.num_users, feats.shape[1]))
 
     def fit(self, interactions: Any) -> TextCosine:
-        """Compute user profiles :math:`p_u` from binary ``[U, I]`` interactions."""
-        X = _binary(interactions, self.num_users, self.num_items).to(torch.float32)
-        X = X.to(self.item_features.device)
-        self.profiles.copy_(X @ self.item_features / X.sum(1, keepdim=True).clamp_min(1.0))
+        """Compute user profiles :math:`p_u` from binary ``[U, I]`` interactions (a sparse
+        product: no dense ``[U, I]`` matrix)."""
+        X = binary_csr(interactions, self.num_users, self.num_items)
+        summed = X @ self.item_features.cpu().double().numpy()  # [U, D]
+        counts = np.maximum(np.diff(X.indptr), 1)[:, None]
+        self.profiles.copy_(torch.from_numpy(summed / counts).float())
         return self
 
     def score(self, users: Tensor) -> Tensor:
@@ -381,7 +391,7 @@ class TextCosine(_ClosedForm):
         return F.normalize(h @ self.item_features, dim=1) @ self.item_features.T
 
 
-class GenreProfile(_ClosedForm):
+class GenreProfile(SparseHistory, _ClosedForm):
     """Content-based: a user's genre (or any item–entity) distribution against each item's.
 
     .. math:: p_u = \\frac{X_u G}{\\lVert X_u G\\rVert_1}, \\qquad s_u = p_u G^\\top
@@ -391,6 +401,12 @@ class GenreProfile(_ClosedForm):
     that fall on genres of :math:`i` (items with more genres can score higher). Inductive:
     items nobody rated are scored from their genres alone.
 
+    :math:`G` (``entity_indptr [I + 1]``, ``entity_indices [nnz]``; :math:`G^\top` as
+    ``movie_indptr``, ``movie_indices``) and the histories are
+    sparse buffers and :math:`p_u` is computed per batch of users, ``chunk`` rows at a time
+    (memory ``chunk * C``): with every person as an entity :math:`C` is 200k on the 1M
+    catalogue, where a dense :math:`G` and :math:`P` would take 40 and 48 GB.
+
     Args:
         item_genres: binary ``[I, C]`` item × genre (or item × entity) matrix; a tensor,
             numpy array or scipy sparse matrix.
@@ -398,27 +414,70 @@ class GenreProfile(_ClosedForm):
     """
 
     inductive = True
+    chunk = 64
 
     def __init__(self, item_genres: Any, num_users: int):
         super().__init__()
-        genres = _to_dense(item_genres, "item_genres", (None, None))
+        import scipy.sparse as sp
+
+        if isinstance(item_genres, Tensor):
+            item_genres = (item_genres.to_dense() if item_genres.layout != torch.strided
+                           else item_genres).detach().cpu().numpy()
+        genres = sp.csr_matrix(item_genres)
+        genres = binary_csr(genres, *genres.shape)
         self.num_users, self.num_items = int(num_users), genres.shape[0]
-        self.register_buffer("item_genres", (genres != 0).to(torch.float32))
-        self.register_buffer("profiles", torch.zeros(self.num_users, genres.shape[1]))
+        self.num_entities = genres.shape[1]
+        self.register_buffer("entity_indptr", torch.from_numpy(genres.indptr.astype(np.int64)))
+        self.register_buffer("entity_indices", torch.from_numpy(genres.indices.astype(np.int64)))
+        movies = genres.T.tocsr()  # G^T: each entity's movies, for scoring
+        movies.sort_indices()
+        self.register_buffer("movie_indptr", torch.from_numpy(movies.indptr.astype(np.int64)))
+        self.register_buffer("movie_indices", torch.from_numpy(movies.indices.astype(np.int64)))
+        self._init_history()
+
+    @property
+    def item_genres(self) -> Any:
+        """:math:`G` as a binary scipy CSR ``[I, C]`` matrix."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((np.ones(len(self.entity_indices), dtype=np.float32),
+                              self.entity_indices.cpu().numpy(), self.entity_indptr.cpu().numpy()),
+                             shape=(self.num_items, self.num_entities))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        if prefix + "profiles" in state_dict:
+            raise ValueError("this GenreProfile state holds dense profiles (saved before they "
+                             "became sparse): refit the model")
+        self._adapt_history_state(state_dict, prefix, "interactions")
+        for name in ("movie_indptr", "movie_indices"):  # derived from G in the constructor
+            state_dict.setdefault(prefix + name, getattr(self, name))
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def fit(self, interactions: Any) -> GenreProfile:
-        """Compute genre profiles :math:`p_u` from binary ``[U, I]`` interactions."""
-        X = _binary(interactions, self.num_users, self.num_items).to(torch.float32)
-        counts = X.to(self.item_genres.device) @ self.item_genres  # [U, C]
-        self.profiles.copy_(counts / counts.sum(1, keepdim=True).clamp_min(1.0))
+        """Keep the binary ``[U, I]`` interactions (sparse); profiles are computed when
+        scoring."""
+        self.set_history(binary_csr(interactions, self.num_users, self.num_items))
         return self
 
     def score(self, users: Tensor) -> Tensor:
         """``long [B]`` → ``float [B, I]`` scores in ``[0, 1]``."""
-        users = self._check_users(users).to(self.profiles.device)
-        return self.profiles[users] @ self.item_genres.T
+        return self.score_history(self.history_rows(self._check_users(users)))
 
     def score_history(self, history: Tensor) -> Tensor:
-        """Genre-profile scores for arbitrary binary histories ``[B, I]``."""
-        counts = history.to(torch.float32).to(self.item_genres.device) @ self.item_genres
-        return counts / counts.sum(1, keepdim=True).clamp_min(1.0) @ self.item_genres.T
+        """Genre-profile scores for arbitrary binary histories ``[B, I]`` (scipy sparse
+        products on the CPU; the result moves to ``history``'s device)."""
+        import scipy.sparse as sp
+
+        G = self.item_genres
+        Gt = sp.csr_matrix((np.ones(len(self.movie_indices), dtype=np.float32),
+                            self.movie_indices.cpu().numpy(), self.movie_indptr.cpu().numpy()),
+                           shape=(self.num_entities, self.num_items))
+        h = history.detach().to("cpu", torch.float32).numpy()
+        out = np.empty((len(h), self.num_items), dtype=np.float32)
+        for lo in range(0, len(h), self.chunk):
+            # sparse rows: the cost is the entities of the rated items and their movies
+            counts = sp.csr_matrix(h[lo:lo + self.chunk]) @ G  # [c, C]
+            totals = np.maximum(np.asarray(counts.sum(axis=1)).ravel(), 1.0)
+            profile = sp.diags(1.0 / totals) @ counts
+            out[lo:lo + self.chunk] = (profile @ Gt).toarray()  # [c, I]
+        return torch.from_numpy(out).to(history.device)

@@ -109,7 +109,7 @@ def _dlae(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.linear import DLAE
 
     return DLAE(inputs.kg.num_users, inputs.kg.num_items, dropout=config.model.dlae_dropout,
-                reg=config.model.dlae_reg)
+                reg=config.model.dlae_reg, neighbors=config.model.dlae_neighbors)
 
 
 def _gf_cf(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
@@ -190,7 +190,15 @@ def _sage(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
 def _hybrid(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.hybrid import ScoreFusion
 
-    parts = {name: build_model(name, inputs, config) for name in config.model.hybrid_components}
+    names = list(config.model.hybrid_components)
+    if inputs.kg.num_items > config.model.hybrid_bpr_max_items:
+        kept = [n for n in names if REGISTRY[n].fit != BPR]
+        if not kept:
+            raise ValueError(f"the hybrid's components {names} are all BPR-trained, and "
+                             f"{inputs.kg.num_items:,} movies exceed "
+                             f"model.hybrid_bpr_max_items={config.model.hybrid_bpr_max_items:,}")
+        names = kept
+    parts = {name: build_model(name, inputs, config) for name in names}
     return ScoreFusion(parts, history=inputs.train)
 
 

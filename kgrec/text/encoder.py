@@ -155,14 +155,32 @@ def resolve_model(name: str) -> ResolvedModel:
     return ResolvedModel(name, name, False, f"hub:{name}")
 
 
-def model_key(resolved: ResolvedModel, max_length: int) -> str:
-    """Filesystem-safe cache folder name: ``<slug>-<hash16>-L<max_length>``."""
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that supports it, or a
+    CPU whose oneDNN has bf16 kernels (AVX512-BF16 or AMX)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def model_key(resolved: ResolvedModel, max_length: int, dtype: str = "float32") -> str:
+    """Filesystem-safe cache folder name: ``<slug>-<hash16>-L<max_length>`` (float32)
+    or ``<slug>-<hash16>-L<max_length>-bf16`` (the dtype then enters the hash too)."""
     base = Path(resolved.source).name if resolved.local else resolved.name
     if resolved.name.lower() in DEFAULT_ALIASES:
         base = DEFAULT_MODEL
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")[:48] or "model"
-    digest = hashlib.sha256(f"{resolved.identity}|max_length={max_length}".encode()).hexdigest()
-    return f"{slug}-{digest[:16]}-L{max_length}"
+    identity = f"{resolved.identity}|max_length={max_length}"
+    if dtype != "float32":
+        identity += f"|dtype={dtype}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()
+    suffix = "" if dtype == "float32" else "-bf16"
+    return f"{slug}-{digest[:16]}-L{max_length}{suffix}"
 
 
 def text_hash(text: str) -> str:
@@ -208,7 +226,10 @@ class TextEncoder:
         self.config = config or TextConfig()
         self.use_cache = cache
         self.resolved = resolve_model(self.config.model_name)
-        self.key = model_key(self.resolved, self.config.max_length)
+        #: compute dtype: ``"bfloat16"`` only when configured so; ``"auto"`` means float32
+        #: here and is resolved per graph size by :func:`encode_graph`
+        self.dtype = "bfloat16" if self.config.dtype == "bfloat16" else "float32"
+        self.key = model_key(self.resolved, self.config.max_length, self.dtype)
         self.stats = EncodeStats()
         self._tokenizer: Any = None
         self._model: Any = None
@@ -258,10 +279,13 @@ class TextEncoder:
             tokenizer = self._from_pretrained(AutoTokenizer, "tokenizer")
             model = self._from_pretrained(AutoModel, "model")
         model.eval()
+        import torch
+
         from kgrec.device import resolve_device
 
         self._device = resolve_device(self.config.device, "text encoder")  # CPU if no GPU
-        model.to(self._device)
+        model.to(self._device,
+                 dtype=torch.bfloat16 if self.dtype == "bfloat16" else torch.float32)
         self._tokenizer, self._model = tokenizer, model
         self._dim = int(model.config.hidden_size)
 
@@ -303,7 +327,7 @@ class TextEncoder:
                 batch = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                         max_length=max_len, return_tensors="pt")
                 batch = {k: v.to(self._device) for k, v in batch.items()}
-                hidden = self._model(**batch).last_hidden_state  # [B, T, D]
+                hidden = self._model(**batch).last_hidden_state.float()  # [B, T, D]
                 self.stats.model_calls += 1
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -390,7 +414,8 @@ class TextEncoder:
             atomic_write_text(manifest, json.dumps(
                 {"format": CACHE_FORMAT, "model": self.resolved.name,
                  "source": self.resolved.source, "identity": self.resolved.identity,
-                 "max_length": self.config.max_length, "dim": int(vectors.shape[1])}, indent=2))
+                 "max_length": self.config.max_length, "dtype": self.dtype,
+                 "dim": int(vectors.shape[1])}, indent=2))
         tensor = vectors.detach().to("cpu", torch.float32).contiguous()
         meta = {"format": str(CACHE_FORMAT), "model_key": self.key}
         atomic_write(folder / f"{name}.safetensors",
@@ -467,7 +492,9 @@ def encode_graph(kg: KnowledgeGraph, dataset: MovieDataset, config: TextConfig |
     :meth:`TextEncoder.encode` call, so batching by length spans types and the cache
     gets one new shard.
 
-    On large graphs (more than ``config.derive_above`` texts) the node types in
+    On large graphs (more than ``config.derive_above`` nodes with text) movie texts name
+    at most ``config.derived_max_cast`` people, the transformer runs in bfloat16 where
+    the hardware has it (``config.dtype="auto"``), and the node types in
     ``config.derived_types`` (people) skip the transformer: the vector of node :math:`v`
     is derived from the vectors :math:`x_m` of the movies :math:`N(v)` it is linked to
     by any movie → ``v`` edge,
@@ -490,16 +517,26 @@ def encode_graph(kg: KnowledgeGraph, dataset: MovieDataset, config: TextConfig |
         ``user``, which is omitted: users have no text and get learned embeddings from
         the models. Nodes with empty text (e.g. unnamed entities) get zero rows.
     """
+    from dataclasses import replace
+
     from kgrec.text.node_text import node_texts
 
     enc = encoder or TextEncoder(config)
     cfg = enc.config
-    texts = {k: v for k, v in node_texts(kg, dataset).items() if k != "user"}
-    total = sum(len(v) for v in texts.values())
-    derived = [k for k in cfg.derived_types if k in texts] if total > cfg.derive_above else []
+    large = sum(kg.num_nodes(k) for k in kg.node_types if k != "user") > cfg.derive_above
+    texts = {k: v for k, v in node_texts(
+        kg, dataset, **({"max_cast": cfg.derived_max_cast} if large else {})).items()
+        if k != "user"}
+    derived = [k for k in cfg.derived_types if k in texts] if large else []
     encoded = {k: v for k, v in texts.items() if k not in derived}
     flat = [t for values in encoded.values() for t in values]
-    vectors = enc.encode(flat)
+    runner = enc
+    if large and cfg.dtype == "auto" and native_bf16(cfg.device):
+        runner = TextEncoder(replace(cfg, dtype="bfloat16"), cache=enc.use_cache)
+    vectors = runner.encode(flat)
+    if runner is not enc:  # the caller's encoder reports what was done on its behalf
+        for name in ("embedded", "cached", "empty", "model_calls"):
+            setattr(enc.stats, name, getattr(enc.stats, name) + getattr(runner.stats, name))
     out: dict[str, torch.Tensor] = {}
     start = 0
     for kind, values in encoded.items():
@@ -536,4 +573,4 @@ def derive_from_movies(kg: KnowledgeGraph, kind: str, movie_vectors: torch.Tenso
 
 __all__ = ["EncodeStats", "ResolvedModel", "TextEncoder", "TextModelError", "derive_from_movies",
            "encode_graph",
-           "model_key", "resolve_model", "text_hash"]
+           "model_key", "native_bf16", "resolve_model", "text_hash"]

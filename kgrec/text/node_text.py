@@ -75,6 +75,8 @@ def _year_str(year: Any) -> str:
 def _clean(names: Iterable[Any], limit: int | None = None) -> list[str]:
     """Non-empty, stripped, de-duplicated names in order, at most ``limit``."""
     out: list[str] = []
+    if limit is not None and limit <= 0:
+        return out
     seen: set[str] = set()
     for name in names:
         if name is None:

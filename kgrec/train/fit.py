@@ -190,7 +190,11 @@ def _fit(name: str, model: ScoringModel, ctx: ModelContext, config: KGRecConfig,
     # are bad (they are the cold-start ones)
     negatives = (np.flatnonzero(np.asarray(ctx.train.sum(0)).ravel() > 0)
                  if spec.warm_negatives else None)
-    validate = None if ctx.valid is None else ndcg_validator(ctx.valid, ctx.train)
+    # early stopping ranks a bounded seeded sample of validation users (all on ML-100K)
+    from kgrec.train.fusion import validation_subset
+
+    validate = (None if ctx.valid is None
+                else ndcg_validator(validation_subset(ctx.valid), ctx.train))
     training = train_bpr(model, ctx.train, spec.training_config(config), validate=validate,
                          negative_items=negatives)
     return FitResult(name, model, training)

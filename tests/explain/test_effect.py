@@ -63,12 +63,14 @@ def _fitted_models():
     x = sp.csr_matrix((rng.random((12, 9)) < 0.4).astype(np.float32))
     ease = EASE(12, 9).fit(x)
     dlae = DLAE(12, 9).fit(x)
-    low = DLAE(12, 9, rank=4, max_dense_items=1).fit(x)
+    low = DLAE(12, 9, rank=4, max_dense_items=1, large_form="low_rank").fit(x)
+    near = DLAE(12, 9, neighbors=4, max_dense_items=1).fit(x)
     gcn = LightGCN(12, 9, normalized_adjacency(x), embedding_size=8).eval()
     fusion = ScoreFusion({"dlae": dlae, "gcn": gcn}, {"dlae": 0.7, "gcn": 0.3}).eval()
     assert low.low_rank and not dlae.low_rank
-    return {"ease": ease, "dlae": dlae, "dlae-low-rank": low, "lightgcn": gcn,
-            "fusion": fusion}
+    assert near.sparse_weights
+    return {"ease": ease, "dlae": dlae, "dlae-low-rank": low, "dlae-neighbors": near,
+            "lightgcn": gcn, "fusion": fusion}
 
 
 def test_closed_form_leave_one_out_equals_scoring_each_shorter_history():

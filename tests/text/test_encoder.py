@@ -253,3 +253,41 @@ def test_progress_is_one_line_when_not_on_a_terminal(encoder, tmp_path, capsys):
     enc.encode(["one text", "another text"])
     err = capsys.readouterr().err
     assert re.fullmatch(r"embedded 2 texts in [0-9.]+ s \([0-9]+ texts/s\)\n", err), err
+
+
+def test_large_graphs_name_no_people_in_movie_texts(encoder, tmp_path):
+    """Above ``derive_above`` movie texts name ``derived_max_cast`` people (default 0):
+    the movie rows are the encodings of those shorter texts."""
+    ds = small_dataset()
+    kg = KnowledgeGraph.from_dataset(ds)
+    enc = sharing(encoder, TextConfig(cache_dir=str(tmp_path), show_progress=False,
+                                      derive_above=0, dtype="float32"))
+    feats = encode_graph(kg, ds, encoder=enc)
+    short = node_texts(kg, ds, max_cast=0)["movie"]
+    assert not any("Directed by" in t or "Starring" in t for t in short)
+    assert any("Directed by" in t for t in node_texts(kg, ds)["movie"])
+    torch.testing.assert_close(feats["movie"], encoder.encode(short), atol=1e-5, rtol=0)
+
+
+def test_bfloat16_is_close_to_float32_and_cached_apart(encoder, tmp_path):
+    """bfloat16 vectors stay within cosine 0.99 of float32 ones (BENCHMARKS: >= 0.996 on
+    movie texts), unit norm, under their own cache key; ``auto`` keeps float32 on a graph
+    below ``derive_above``."""
+    texts = [SPACE, SCIFI, ROMCOM, "Heat (1995). Genres: Crime, Thriller. A heist that goes wrong."]
+    bf16 = TextEncoder(TextConfig(cache_dir=str(tmp_path), show_progress=False, dtype="bfloat16"))
+    assert bf16.key.endswith("-bf16") and bf16.key != encoder.key
+    x, ref = bf16.encode(texts), encoder.encode(texts)
+    assert x.dtype == torch.float32
+    torch.testing.assert_close(x.norm(dim=1), torch.ones(len(texts)), atol=1e-5, rtol=0)
+    assert float((x * ref).sum(1).min()) > 0.99
+    assert bf16._model.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="dtype"):
+        TextConfig(dtype="float16")
+
+    ds = small_dataset()
+    kg = KnowledgeGraph.from_dataset(ds)
+    small = sharing(encoder, TextConfig(cache_dir=str(tmp_path / "auto"), show_progress=False))
+    feats = encode_graph(kg, ds, encoder=small)
+    assert small.dtype == "float32"
+    torch.testing.assert_close(feats["movie"], encoder.encode(node_texts(kg, ds)["movie"]),
+                               atol=1e-5, rtol=0)
