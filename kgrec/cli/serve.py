@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default %(default)s)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch threads per worker (default %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=None, metavar="N",
+                        help="requests each worker computes at once (default 1: the work is "
+                             "CPU-bound, so more threads per core only add contention; use "
+                             "--workers for more cores)")
     parser.add_argument("--log-level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"),
                         help="server log level; 'warning' and above hide the access log "
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
     if args.threads < 1:
         raise CLIError(f"--threads must be at least 1, got {args.threads}")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise CLIError(f"--concurrency must be at least 1, got {args.concurrency}")
     folder = Path(args.model)
     if not folder.is_dir():
         raise CLIError(f"model folder not found: {folder} (create one with `kgrec train "
@@ -62,11 +68,13 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - a dependency of the package
         raise CLIError("kgrec serve needs fastapi and uvicorn: pip install fastapi uvicorn "
                        "fastapi-offline") from None
-    from kgrec.web.app import ENV_MODEL, ENV_SUPERVISOR
+    from kgrec.web.app import DEFAULT_CONCURRENCY, ENV_CONCURRENCY, ENV_MODEL, ENV_SUPERVISOR
 
     # the workers (spawned processes) read these when they import torch / build the app
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     os.environ[ENV_MODEL] = str(folder.resolve())
+    concurrency = DEFAULT_CONCURRENCY if args.concurrency is None else args.concurrency
+    os.environ[ENV_CONCURRENCY] = str(concurrency)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level,
                "access_log": args.log_level in ("info", "debug")}
     if args.workers == 1:
@@ -76,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
         start = time.perf_counter()
-        app = create_app(folder, warm=True)
+        app = create_app(folder, warm=True, concurrency=concurrency)
         print(f"kgrec serve: {folder} loaded in {time.perf_counter() - start:.1f} s; "
               f"page at http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr,
               flush=True)

@@ -14,6 +14,7 @@ from kgrec.cli import main
     (["--model", "{tmp}", "--workers", "0"], "--workers must be at least 1, got 0"),
     (["--model", "{tmp}", "--port", "70000"], "--port must be between 1 and 65535"),
     (["--model", "{tmp}", "--threads", "0"], "--threads must be at least 1"),
+    (["--model", "{tmp}", "--concurrency", "0"], "--concurrency must be at least 1, got 0"),
 ])
 def test_serve_refuses_bad_arguments(tmp_path, capsys, argv, message):
     code = main(["serve", *(a.format(tmp=tmp_path) for a in argv)])

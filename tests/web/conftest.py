@@ -128,5 +128,6 @@ def serve(web_model, tmp_path_factory) -> Iterator:
 
 @pytest.fixture(scope="session")
 def live_server(serve) -> LiveServer:
-    """One-worker ``kgrec serve`` over the session's model."""
-    return serve()
+    """One-worker ``kgrec serve`` over the session's model, computing up to eight requests
+    at once (so that the concurrency tests run the recommender from several threads)."""
+    return serve("--concurrency", "8")

@@ -300,3 +300,51 @@ def test_feedback_errors(client, web_rec):
     body = assert_problem(client.post("/v1/feedback", json={"who": "u1", "item": "Pulp Fictoin"}),
                           404)
     assert "did you mean 'Pulp Fiction'" in body["detail"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_requests_computed_at_once_never_exceed_the_concurrency(web_model, concurrency):
+    """``create_app(concurrency=N)``: however many requests arrive together, at most N run
+    the recommender at a time (and N of them do, when N > 1)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from kgrec.recommender import Recommender
+    from kgrec.web.app import create_app
+
+    rec = Recommender.load(web_model)
+    inside, peak, lock = 0, 0, threading.Lock()
+    real = rec.recommend
+
+    def slow_recommend(*args, **kwargs):
+        nonlocal inside, peak
+        with lock:
+            inside += 1
+            peak = max(peak, inside)
+        deadline = time.monotonic() + 2.0
+        while peak < concurrency and time.monotonic() < deadline:  # wait for company
+            time.sleep(0.01)
+        time.sleep(0.05)
+        with lock:
+            inside -= 1
+        return real(*args, **kwargs)
+
+    rec.recommend = slow_recommend
+    user = rec.dataset_.ratings.user_id.iloc[0]
+    with TestClient(create_app(rec, concurrency=concurrency)) as client:
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: client.post(
+                "/v1/recommend", json={"user": user, "k": 3, "explain": False}), range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert peak == concurrency
+
+
+def test_concurrency_must_be_a_positive_integer(web_rec):
+    from kgrec.web.app import create_app
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="concurrency"):
+            create_app(web_rec, concurrency=bad)
