@@ -496,7 +496,7 @@ class PathExplainer:
                 counts -= 1
             first = np.full(len(anchors), -1, dtype=np.int64)
         else:
-            counts, first = self._co_raters(u, likers_t, len(anchors), raters, rater_anchor)
+            counts, first = self._co_raters(u, t, len(anchors), raters, rater_anchor)
         ok = (counts > 0) & usable
         cos = counts[ok] / np.sqrt(ix.num_likers[anchors[ok]] * float(len(likers_t)))
         m = int(ok.sum())
@@ -504,16 +504,21 @@ class PathExplainer:
                            anchors[ok].astype(np.int64), np.full(m, -1, np.int64),
                            first[ok], counts[ok].astype(np.int64), anchor_w[ok] * cos)
 
-    def _co_raters(self, u: int, likers_t: np.ndarray, num_anchors: int, raters: np.ndarray,
-                   rater_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per anchor, the number of users other than ``u`` who liked it and ``t``
-        (``likers_t``) and the smallest of them (-1 if none), from the anchors' likers
-        (the path for catalogues too large for :meth:`_co_likes`)."""
+    def _other_likers(self, u: int, t: int) -> np.ndarray:
+        """``bool [U]``: the users other than ``u`` who liked movie ``t``."""
+        ix = self.index
         mask = np.zeros(self.num_users, dtype=bool)
-        mask[likers_t] = True
+        mask[ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]] = True
         if u != NO_USER:
             mask[u] = False
-        hit = mask[raters]
+        return mask
+
+    def _co_raters(self, u: int, t: int, num_anchors: int, raters: np.ndarray,
+                   rater_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per anchor, the number of users other than ``u`` who liked it and ``t`` and the
+        smallest of them (-1 if none), from the anchors' likers (the path for catalogues
+        too large for :meth:`_co_likes`)."""
+        hit = self._other_likers(u, t)[raters]
         anchor_hit, rater_hit = rater_anchor[hit], raters[hit]
         counts = np.bincount(anchor_hit, minlength=num_anchors)
         # raters are sorted within each anchor: the first hit is the smallest co-rater
@@ -662,10 +667,7 @@ class PathExplainer:
         if not second:
             return self._materialise(u, t, c, i)
         ix = self.index
-        liked_t = np.zeros(self.num_users, dtype=bool)
-        liked_t[ix.likers[ix.liker_ptr[t]:ix.liker_ptr[t + 1]]] = True
-        if u != NO_USER:
-            liked_t[u] = False
+        liked_t = self._other_likers(u, t)
         # co-raters of each anchor (sorted, distinct), then those of either
         first, other = (ix.likers[ix.liker_ptr[a]:ix.liker_ptr[a + 1]]
                         for a in (int(c.anchor[i]), int(c.anchor[second[0]])))

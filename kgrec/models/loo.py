@@ -97,6 +97,22 @@ def _index(items: Tensor | None, device: torch.device) -> Tensor | slice:
     return slice(None) if items is None else torch.as_tensor(items, dtype=torch.long).to(device)
 
 
+def _with_own(total: Tensor, squares: Tensor, own: Tensor) -> tuple[Tensor, Tensor]:
+    """Row sums and sums of squares ``[n + 1]`` with each shorter history's own movie
+    ``own [n]`` (:math:`r_{j h_j}`, kept by row ``j``) added back to rows ``1..n``."""
+    total, squares = total.clone(), squares.clone()
+    total[1:] += own
+    squares[1:] += own * own
+    return total, squares
+
+
+def _over_kept(total: Tensor, squares: Tensor, inside: Tensor) -> tuple[Tensor, Tensor]:
+    """Full-row sums and sums of squares ``[n + 1]`` restricted to the kept items: minus
+    the history's columns ``inside [n + 1, n]``, plus row ``j``'s own :math:`h_j`."""
+    return _with_own(total - inside.sum(1), squares - (inside * inside).sum(1),
+                     inside[1:].diagonal())
+
+
 class DenseLOO(HistoryLOO):
     """From the whole matrix ``scores [n + 1, I]`` of ``history [n]``."""
 
@@ -119,12 +135,9 @@ class DenseLOO(HistoryLOO):
     def moments(self) -> tuple[Tensor, Tensor, Tensor]:
         r = self.scores
         h = self.history.to(r.device)
-        inside = r.index_select(1, h).double()                      # [n + 1, n]
-        total = r.sum(1, dtype=torch.float64) - inside.sum(1)
-        squares = (r * r).sum(1, dtype=torch.float64) - (inside * inside).sum(1)
-        own = inside[1:].diagonal()                    # r_{j, h_j}
-        total[1:] += own
-        squares[1:] += own * own
+        total, squares = _over_kept(r.sum(1, dtype=torch.float64),
+                                    (r * r).sum(1, dtype=torch.float64),
+                                    r.index_select(1, h).double())
         return total.cpu(), squares.cpu(), self.counts()
 
 
@@ -173,11 +186,7 @@ class LinearLOO(HistoryLOO):
         squares = torch.cat([full_sq[None], full_sq - 2 * dots + self.row_squares.double()])
         t_h = t64[h]                                   # T at the history's columns [n]
         inside = torch.cat([t_h[None], t_h[None] - rows.index_select(1, h).double()])  # [n + 1, n]
-        sums -= inside.sum(1)
-        squares -= (inside * inside).sum(1)
-        own = inside[1:].diagonal()
-        sums[1:] += own
-        squares[1:] += own * own
+        sums, squares = _over_kept(sums, squares, inside)
         return sums.cpu(), squares.cpu(), self.counts()
 
 
@@ -215,9 +224,7 @@ class FoldInLOO(HistoryLOO):
         gram = self.item_gram - rows.T @ rows          # G_E - G_H
         total = u @ kept
         squares = ((u @ gram) * u).sum(1)
-        own = (u[1:] * rows).sum(1)                    # u_j · e_{h_j}
-        total[1:] += own
-        squares[1:] += own * own
+        total, squares = _with_own(total, squares, (u[1:] * rows).sum(1))  # u_j · e_{h_j}
         return total.cpu(), squares.cpu(), self.counts()
 
 
