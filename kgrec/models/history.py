@@ -16,6 +16,16 @@ import torch
 from torch import Tensor
 
 
+def csr_positions(indptr: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """``(owner, positions)``: the positions of every CSR entry of ``rows [B]`` (each row's
+    entries contiguous and in order) and, per position, which of ``rows`` it belongs to."""
+    start, stop = indptr[rows], indptr[rows + 1]
+    sizes = stop - start
+    owner = torch.repeat_interleave(torch.arange(len(rows), device=indptr.device), sizes)
+    first = torch.repeat_interleave(start - (sizes.cumsum(0) - sizes), sizes)
+    return owner, first + torch.arange(len(owner), device=indptr.device)
+
+
 def binary_csr(interactions: Any, num_users: int, num_items: int) -> sp.csr_matrix:
     """Any non-zero of ``interactions`` (scipy sparse, numpy, dense or sparse torch) as a
     canonical binary float64 CSR ``[num_users, num_items]`` (sorted, no duplicates)."""
@@ -75,12 +85,8 @@ class SparseHistory:
         if len(users) and (users.min() < 0 or users.max() >= self.num_users):
             bad = users[(users < 0) | (users >= self.num_users)][0]
             raise IndexError(f"user index {int(bad)} out of range [0, {self.num_users})")
-        start, stop = self.history_indptr[users], self.history_indptr[users + 1]
-        counts = stop - start
-        rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), counts)
-        first = torch.repeat_interleave(start - (counts.cumsum(0) - counts), counts)
-        cols = self.history_indices[first + torch.arange(len(rows), device=users.device)]
-        return rows, cols
+        rows, positions = csr_positions(self.history_indptr, users)
+        return rows, self.history_indices[positions]
 
     def history_rows(self, users: Tensor) -> Tensor:
         """Dense binary float rows ``[B, I]`` of the training histories of ``users [B]``."""

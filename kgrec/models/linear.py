@@ -59,7 +59,7 @@ import torch
 from torch import Tensor
 
 from kgrec.models.base import ScoringModel, linear_loo
-from kgrec.models.history import SparseHistory, binary_csr
+from kgrec.models.history import SparseHistory, binary_csr, csr_positions
 
 if TYPE_CHECKING:
     from kgrec.models.loo import HistoryLOO
@@ -305,10 +305,9 @@ class DLAE(SparseHistory, ScoringModel):
         users = torch.as_tensor(users).long().reshape(-1)
         if len(users) > SPARSE_SCORE_USERS:
             return self.score_history(self.history_rows(users))
-        if self.sparse_weights:
-            rows, cols = self._history_coo(users)
-            return self._sparse_rows_sum(rows, cols, len(users))
         rows, cols = self._history_coo(users)
+        if self.sparse_weights:
+            return self._sparse_rows_sum(rows, cols, len(users))
         factor = self.left if self.low_rank else self.weight
         rows, cols = rows.to(factor.device), cols.to(factor.device)
         summed = torch.zeros(len(users), factor.shape[1], device=factor.device)
@@ -318,11 +317,8 @@ class DLAE(SparseHistory, ScoringModel):
     def _sparse_rows_sum(self, rows: Tensor, cols: Tensor, count: int) -> Tensor:
         """``[count, I]``: row ``b`` is the sum of the rows ``B[cols[k]]`` with
         ``rows[k] == b`` (neighbourhood form; cost: those rows' entries)."""
-        start, stop = self.row_indptr[cols], self.row_indptr[cols + 1]
-        sizes = stop - start
-        owner = torch.repeat_interleave(rows.to(sizes.device), sizes)
-        first = torch.repeat_interleave(start - (sizes.cumsum(0) - sizes), sizes)
-        at = first + torch.arange(int(sizes.sum()), device=sizes.device)
+        entry_of, at = csr_positions(self.row_indptr, cols.to(self.row_indptr.device))
+        owner = rows.to(at.device)[entry_of]
         out = torch.zeros(count, self.num_items, device=self.row_values.device)
         out.index_put_((owner, self.row_indices[at]), self.row_values[at], accumulate=True)
         return out
