@@ -240,6 +240,104 @@ def read_frame(path: str | Path, columns: Sequence[str], dtypes: Mapping[str, st
     return frame
 
 
+# -- typed Parquet tables ------------------------------------------------------------------
+#: Column types of :func:`write_table` / :func:`read_table`: ``"str"`` (text, missing
+#: allowed), ``"int64"`` / ``"float64"`` (no missing value), ``"Int64"`` (nullable integer).
+TABLE_TYPES = ("str", "int64", "float64", "Int64")
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    types = {"str": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+             "Int64": pa.int64()}
+    if kind not in types:
+        raise ValueError(f"column type {kind!r} is not one of {TABLE_TYPES}")
+    return types[kind]
+
+
+def write_table(path: str | Path, frame: Any, schema: Mapping[str, str]) -> Path:
+    """Write the columns ``schema`` names (in its order, with its types, see
+    :data:`TABLE_TYPES`) of DataFrame ``frame`` as one Parquet file: columnar and binary,
+    so :func:`read_table` needs no per-row Python; nothing in it is code. Text is stored
+    exactly (``None`` stays missing, ``""`` stays blank). Not atomic: meant for the
+    ``fill`` of :func:`write_artifact_dir`.
+
+    Raises:
+        ValueError: a column is missing, or a missing value in a non-nullable column.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = []
+    for name, kind in schema.items():
+        if name not in frame.columns:
+            raise ValueError(f"{path}: the frame has no column {name!r}")
+        column = frame[name]
+        if kind == "str":
+            values = column.to_numpy(dtype=object)
+            missing = column.isna().to_numpy()
+            values = [None if m else str(v) for v, m in zip(values, missing)]
+            arrays.append(pa.array(values, type=pa.string()))
+            continue
+        missing = column.isna().to_numpy()
+        if missing.any() and kind != "Int64":
+            raise ValueError(f"{path}: column {name!r} ({kind}) has missing values")
+        dtype = np.float64 if kind == "float64" else np.int64
+        values = column.to_numpy(dtype=dtype, na_value=0)
+        arrays.append(pa.array(values, type=_arrow_type(kind),
+                               mask=missing if missing.any() else None))
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(schema)), str(path))
+    return Path(path)
+
+
+def read_table(path: str | Path, schema: Mapping[str, str]) -> Any:
+    """Read a table written by :func:`write_table` with exactly the columns and types of
+    ``schema``: text columns as ``object`` (``None`` for missing, as :func:`read_frame`),
+    ``"int64"`` / ``"float64"`` as numpy columns, ``"Int64"`` as pandas' nullable integer.
+
+    Raises:
+        ArtifactError: not a Parquet file, other columns or types, or a missing value in
+            a non-nullable column; the message names the file and column.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        table = pq.read_table(pa.BufferReader(path.read_bytes()))
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read ({exc.strerror})") from None
+    except (pa.ArrowException, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a Parquet table ({exc})") from None
+    if table.column_names != list(schema):
+        raise ArtifactError(f"{path}: columns {table.column_names}, expected {list(schema)}")
+    columns = {}
+    for name, kind in schema.items():
+        column = table.column(name)
+        expected = _arrow_type(kind)
+        if kind == "str" and column.type == pa.large_string():
+            column = column.cast(pa.string())
+        if column.type != expected:
+            raise ArtifactError(f"{path}: column {name!r} has type {column.type}, expected "
+                                f"{expected}")
+        if column.null_count and kind in ("int64", "float64"):
+            raise ArtifactError(f"{path}: column {name!r} ({kind}) has missing values")
+        if kind == "str":
+            columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+        elif kind == "Int64":
+            import pyarrow.compute as pc
+
+            mask = column.is_null().to_numpy(zero_copy_only=False)
+            values = pc.fill_null(column, 0).to_numpy()
+            columns[name] = pd.Series(pd.arrays.IntegerArray(values, mask))
+        else:
+            columns[name] = pd.Series(column.to_numpy())
+    return pd.DataFrame(columns, columns=list(schema))
+
+
 # -- artifact folders -----------------------------------------------------------------------
 class ArtifactFiles(Mapping[str, Path]):
     """The verified files of an artifact folder: manifest name → absolute path.

@@ -392,3 +392,32 @@ def test_a_regular_file_at_the_target_is_not_replaced(tmp_path):
     with pytest.raises(ArtifactError, match="is a file, not an artifact folder"):
         save(tmp_path / "notes", 1)
     assert (tmp_path / "notes").read_text() == "keep me"
+
+
+def test_parquet_tables_round_trip_exactly_and_refuse_other_types(tmp_path):
+    import pandas as pd
+
+    from kgrec.io import read_table, write_table
+
+    schema = {"s": "str", "f": "float64", "i": "int64", "n": "Int64"}
+    text = ["", None, "nan", "\\N", "tab\there\n", "x" * 100_000]
+    frame = pd.DataFrame({"s": pd.Series(text, dtype=object),
+                          "f": [0.1, -2.5, 1e300, 0.0, 3.0, 7.25],
+                          "i": [1, 2, 3, -4, 2**62, 0],
+                          "n": pd.array([1990, None, 2**60, None, 0, -1], dtype="Int64")})
+    write_table(tmp_path / "t.parquet", frame, schema)
+    back = read_table(tmp_path / "t.parquet", schema)
+    assert back["s"].tolist() == text  # None stays None, "" stays ""
+    assert back["f"].tolist() == frame["f"].tolist()
+    assert back["i"].tolist() == frame["i"].tolist() and back["i"].dtype == "int64"
+    assert back["n"].dtype == "Int64" and back["n"].isna().tolist() == frame["n"].isna().tolist()
+    assert back["n"].dropna().tolist() == [1990, 2**60, 0, -1]
+    with pytest.raises(ArtifactError, match=r"t\.parquet: columns \['s', 'f', 'i', 'n'\], "
+                                            r"expected \['s', 'f'\]"):
+        read_table(tmp_path / "t.parquet", {"s": "str", "f": "float64"})
+    with pytest.raises(ArtifactError, match=r"column 'i' has type int64, expected string"):
+        read_table(tmp_path / "t.parquet", {**schema, "i": "str"})
+    with pytest.raises(ArtifactError, match=r"column 'n' \(int64\) has missing values"):
+        read_table(tmp_path / "t.parquet", {**schema, "n": "int64"})
+    with pytest.raises(ValueError, match=r"column 'f' \(float64\) has missing values"):
+        write_table(tmp_path / "u.parquet", frame.assign(f=[None] * 6), schema)

@@ -37,6 +37,13 @@ def tampered_copy(path: Path, tmp_path: Path, change) -> Path:
     return target
 
 
+def flip_byte(path: Path) -> None:
+    """Change one byte in the middle of ``path`` (same size: only the sha256 can tell)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def add_entry(root: Path, name: str) -> None:
     manifest = json.loads((root / kio.MANIFEST).read_text())
     manifest["files"][name] = {"sha256": "0" * 64, "size": 0}
@@ -50,6 +57,8 @@ def add_entry(root: Path, name: str) -> None:
      r"config\.toml: cannot open"),
     (lambda r: (r / "model.safetensors").write_bytes(b"\x08" + b"\0" * 7 + b'{"a": 1}'),
      r"model\.safetensors: content does not match"),
+    (lambda r: flip_byte(r / "data" / "seen.parquet"), r"seen\.parquet: content does not match"),
+    (lambda r: flip_byte(r / "data" / "items.parquet"), r"items\.parquet: content does not match"),
 ])
 def test_tampered_recommenders_are_refused(hostile_recommender, tmp_path, change, message):
     target = tampered_copy(hostile_recommender[1], tmp_path, change)
@@ -65,11 +74,18 @@ def test_rehashed_non_tensor_payload_and_bad_tables(hostile_recommender, tmp_pat
         Recommender.load(target)
     Recommender.load(hostile_recommender[1]).save(target)
     root = Path(os.path.realpath(target))
-    seen = (root / "data" / "seen.tsv").read_text().split("\n")
-    seen[1] = seen[1].rsplit("\t", 1)[0] + "\tsoon"
-    (root / "data" / "seen.tsv").write_text("\n".join(seen))
+    seen = pd.read_parquet(root / "data" / "seen.parquet")
+    seen["timestamp"] = "soon"
+    seen.to_parquet(root / "data" / "seen.parquet", index=False)
     rehash(target)
-    with pytest.raises(ArtifactError, match=r"seen\.tsv: column 'timestamp' is not int64"):
+    with pytest.raises(ArtifactError, match=r"seen\.parquet: column 'timestamp' has type "
+                                            r"\w*string, expected int64"):
+        Recommender.load(target)
+    Recommender.load(hostile_recommender[1]).save(target)
+    root = Path(os.path.realpath(target))
+    (root / "data" / "items.parquet").write_bytes(b"PAR1 not really")
+    rehash(target)
+    with pytest.raises(ArtifactError, match=r"items\.parquet: not a Parquet table"):
         Recommender.load(target)
     Recommender.load(hostile_recommender[1]).save(target)
     root = Path(os.path.realpath(target))
@@ -101,3 +117,51 @@ def test_interrupted_save_keeps_the_previous_model(hostile_recommender, tmp_path
     Recommender.load(target)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".m.")) \
         == [os.readlink(target)]
+
+
+def as_format_1(path: Path, target: Path) -> Path:
+    """A copy of saved folder ``path`` in format 1 (the tables as escaped TSV), as kgrec
+    wrote before the Parquet tables."""
+    import shutil
+
+    from kgrec.serve.artifacts import TABLES, verified_files, write_folder
+
+    manifest = verified_files(path)
+    files = manifest.pop("files")
+
+    def fill(tmp: Path) -> None:
+        for name, source in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            if name.startswith("data/"):
+                table = Path(name).stem
+                kio.write_frame(tmp / "data" / f"{table}.tsv",
+                                kio.read_table(source, TABLES[table]))
+            else:
+                shutil.copyfile(source, tmp / name)
+
+    return write_folder(target, fill, {**manifest, "format": 1})
+
+
+def test_format_1_folders_still_load_and_resave_as_parquet(hostile_recommender, tmp_path):
+    rec, path = hostile_recommender
+    old = as_format_1(path, tmp_path / "v1")
+    assert (Path(os.path.realpath(old)) / "data" / "seen.tsv").is_file()
+    loaded = Recommender.load(old)
+    pd.testing.assert_frame_equal(loaded.dataset_.items, rec.dataset_.items, check_dtype=False)
+    assert loaded.dataset_.labels == rec.dataset_.labels
+    for user in ("u0", "u3"):
+        assert loaded.recommend(user, k=5) == rec.recommend(user, k=5)
+    resaved = Path(os.path.realpath(loaded.save(tmp_path / "v2")))
+    assert json.loads((resaved / kio.MANIFEST).read_text())["meta"]["format"] == 2
+    assert sorted(p.name for p in (resaved / "data").iterdir()) == [
+        "items.parquet", "labels.parquet", "seen.parquet", "triples.parquet"]
+
+
+def test_unknown_formats_are_refused_with_a_hint(hostile_recommender, tmp_path, rehash):
+    target = tampered_copy(hostile_recommender[1], tmp_path, lambda r: None)
+    root = Path(os.path.realpath(target))
+    manifest = json.loads((root / kio.MANIFEST).read_text())
+    manifest["meta"]["format"] = 99
+    (root / kio.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=r"format 99 is not supported .*save the model again"):
+        Recommender.load(target)

@@ -9,10 +9,14 @@ Layout (every path relative to the folder, every file listed with its size and s
     model.safetensors      the model's state_dict
     features.safetensors   text features per node type
     graph/                 the training graph (kgrec.graph.artifacts)
-    data/items.tsv, triples.tsv, labels.tsv, seen.tsv   escaped TSV (kgrec.io.write_frame:
-                           any title loads back, a blank one stays blank)
+    data/items.parquet, triples.parquet, labels.parquet, seen.parquet
+                           typed columnar tables (kgrec.io.write_table: read back without
+                           per-row Python; any title loads back, a blank one stays blank)
 
-Nothing is pickled; tensors are read with safetensors (no code runs). The folder mechanics
+Format 1 folders (the same, with the tables as escaped TSV, ``data/*.tsv``) still load;
+saving always writes the current format (``Recommender.load(old).save(new)`` converts).
+Nothing is pickled; tensors are read with safetensors, tables with pyarrow (no code
+runs). The folder mechanics
 are :func:`kgrec.io.write_artifact_dir` / :func:`kgrec.io.read_artifact_dir`: crash-safe
 replacement (the path is a link to a complete version folder, swapped in one rename), only
 listed files read, no paths outside the folder, no symbolic links, every file hashed, every
@@ -38,7 +42,9 @@ if TYPE_CHECKING:
     from kgrec.graph.knowledge_graph import KnowledgeGraph
     from kgrec.train import ModelContext
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Older formats :func:`load_artifact` still reads (1: the tables as escaped TSV).
+READABLE_FORMATS = (1, 2)
 KIND = "recommender"
 __all__ = ["MANIFEST", "Artifact", "ArtifactError", "load_artifact", "load_fitted",
            "save_artifact", "verified_files", "write_folder"]
@@ -71,9 +77,10 @@ def verified_files(path: str | Path) -> dict[str, Any]:
             other than :data:`FORMAT_VERSION`.
     """
     files = read_artifact_dir(path, kind=KIND)
-    if files.meta.get("format") != FORMAT_VERSION:
+    if files.meta.get("format") not in READABLE_FORMATS:
         raise ArtifactError(f"{path}: format {files.meta.get('format')!r} is not supported "
-                            f"(expected {FORMAT_VERSION})")
+                            f"(this kgrec reads formats {list(READABLE_FORMATS)}; save the "
+                            "model again with a kgrec that reads it)")
     return {**files.meta, "files": files}
 
 
@@ -84,7 +91,7 @@ def save_artifact(path: str | Path, artifact: Artifact) -> Path:
 
     from kgrec import __version__
     from kgrec.graph.artifacts import write_graph_files
-    from kgrec.io import write_frame
+    from kgrec.io import write_table
 
     def fill(tmp: Path) -> None:
         artifact.config.save(tmp / "config.toml")
@@ -96,20 +103,35 @@ def save_artifact(path: str | Path, artifact: Artifact) -> Path:
         data = tmp / "data"
         data.mkdir()
         ds = artifact.dataset
-        write_frame(data / "items.tsv", ds.items.loc[:, list(ITEM_COLUMNS)])
-        write_frame(data / "triples.tsv", ds.triples.loc[:, list(TRIPLE_COLUMNS)])
-        write_frame(data / "labels.tsv",
-                    pd.DataFrame(sorted(ds.labels.items()), columns=["entity", "label"]))
-        write_frame(data / "seen.tsv", artifact.seen.loc[:, list(RATING_COLUMNS)])
+        labels = pd.DataFrame(sorted(ds.labels.items()), columns=list(LABEL_SCHEMA))
+        for name, frame in (("items", ds.items), ("triples", ds.triples), ("labels", labels),
+                            ("seen", artifact.seen)):
+            write_table(data / f"{name}.parquet", frame, TABLES[name])
 
     meta = {"format": FORMAT_VERSION, "kgrec": __version__,
             "model": artifact.config.model.name, "dataset": artifact.dataset.name}
     return write_folder(path, fill, meta)
 
 
-ITEM_COLUMNS = ("item_id", "title", "year", "text")
-TRIPLE_COLUMNS = ("head", "relation", "tail")
-RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+ITEM_SCHEMA = {"item_id": "str", "title": "str", "year": "Int64", "text": "str"}
+TRIPLE_SCHEMA = {"head": "str", "relation": "str", "tail": "str"}
+LABEL_SCHEMA = {"entity": "str", "label": "str"}
+RATING_SCHEMA = {"user_id": "str", "item_id": "str", "rating": "float64", "timestamp": "int64"}
+#: The tables of ``data/`` and their column types (:data:`kgrec.io.TABLE_TYPES`).
+TABLES = {"items": ITEM_SCHEMA, "triples": TRIPLE_SCHEMA, "labels": LABEL_SCHEMA,
+          "seen": RATING_SCHEMA}
+
+
+def _read_tables(files: Any, format_version: int) -> dict[str, pd.DataFrame]:
+    """The four tables of ``data/``: Parquet (format 2) or escaped TSV (format 1)."""
+    from kgrec.io import read_frame, read_table
+
+    if format_version >= 2:
+        return {name: read_table(files[f"data/{name}.parquet"], schema)
+                for name, schema in TABLES.items()}
+    return {name: read_frame(files[f"data/{name}.tsv"], list(schema),
+                             {c: t for c, t in schema.items() if t != "str"})
+            for name, schema in TABLES.items()}
 
 
 def load_artifact(path: str | Path) -> Artifact:
@@ -119,7 +141,6 @@ def load_artifact(path: str | Path) -> Artifact:
 
     from kgrec.data.dataset import MovieDataset
     from kgrec.graph.artifacts import read_graph_files
-    from kgrec.io import read_frame
 
     manifest = verified_files(path)
     files = manifest["files"]
@@ -138,12 +159,9 @@ def load_artifact(path: str | Path) -> Artifact:
         except Exception as exc:  # safetensors' errors have no common base class
             raise ArtifactError(f"{files[name]}: cannot read tensors "
                                 f"({type(exc).__name__}: {exc})") from None
-    items = read_frame(files["data/items.tsv"], ITEM_COLUMNS, {"year": "Int64"})
-    triples = read_frame(files["data/triples.tsv"], TRIPLE_COLUMNS)
-    labels_df = read_frame(files["data/labels.tsv"], ["entity", "label"])
-    seen = read_frame(files["data/seen.tsv"], RATING_COLUMNS,
-                      {"rating": "float64", "timestamp": "int64"})
-    labels = dict(zip(labels_df["entity"], labels_df["label"].fillna("")))
+    tables = _read_tables(files, manifest["format"])
+    items, triples, seen = tables["items"], tables["triples"], tables["seen"]
+    labels = dict(zip(tables["labels"]["entity"], tables["labels"]["label"].fillna("")))
     kg = read_graph_files(files, "graph/")
     try:
         dataset = MovieDataset(str(manifest.get("dataset", "saved")), items, seen, triples,

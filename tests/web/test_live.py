@@ -118,8 +118,8 @@ def test_workers_stop_when_the_model_cannot_be_loaded(web_model, tmp_path):
 
     broken = tmp_path / "broken"
     shutil.copytree(web_model, broken)
-    with open(broken / "data" / "items.tsv", "a", encoding="utf-8") as f:
-        f.write("\n")  # no longer matches the manifest's sha256
+    with open(broken / "data" / "items.parquet", "ab") as f:
+        f.write(b"\n")  # no longer matches the manifest's sha256
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
