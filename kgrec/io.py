@@ -294,7 +294,7 @@ def write_table(path: str | Path, frame: Any, schema: Mapping[str, str]) -> Path
 
 def read_table(path: str | Path, schema: Mapping[str, str]) -> Any:
     """Read a table written by :func:`write_table` with exactly the columns and types of
-    ``schema``: text columns as ``object`` (``None`` for missing, as :func:`read_frame`),
+    ``schema``: text columns in pandas' default text dtype (missing values are NA),
     ``"int64"`` / ``"float64"`` as numpy columns, ``"Int64"`` as pandas' nullable integer.
 
     Raises:
@@ -325,8 +325,8 @@ def read_table(path: str | Path, schema: Mapping[str, str]) -> Any:
                                 f"{expected}")
         if column.null_count and kind in ("int64", "float64"):
             raise ArtifactError(f"{path}: column {name!r} ({kind}) has missing values")
-        if kind == "str":
-            columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+        if kind == "str":  # pandas' own text column (Arrow-backed since pandas 3: no copy
+            columns[name] = column.to_pandas()  # into a million Python strings)
         elif kind == "Int64":
             import pyarrow.compute as pc
 

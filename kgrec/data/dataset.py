@@ -118,7 +118,7 @@ class MovieDataset:
         self.ratings["item_id"] = self.ratings["item_id"].astype(str)
         self.ratings["rating"] = self.ratings["rating"].astype(float)
         self.ratings["timestamp"] = self.ratings["timestamp"].astype(np.int64)
-        for item, title in zip(self.items["item_id"], self.items["title"]):
+        for item, title in zip(self.items["item_id"].tolist(), self.items["title"].tolist()):
             self.labels.setdefault(movie_id(item), str(title))
 
     # -- convenience views -------------------------------------------------------------

@@ -46,6 +46,8 @@ _AKA = re.compile(r"^\s*(?:a\.k\.a\.|aka)\s*", re.IGNORECASE)
 def _fold(text: str) -> str:
     """Accents and superscripts folded to ASCII (``"Cité"`` → ``"Cite"``, ``"³"`` →
     ``"3"``)."""
+    if text.isascii():  # nothing to fold (NFKD leaves ASCII as it is): most titles
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -375,7 +375,10 @@ def to_csr(ratings: pd.DataFrame, kg: KnowledgeGraph) -> sp.csr_matrix:
 
     def indices(column: str, kind: str, to_entity: Callable[[str], str]) -> np.ndarray:
         ids = ratings[column].astype(str)
-        idx = pd.Index(kg.nodes[kind]).get_indexer(ids.map(to_entity))
+        # each distinct id is looked up once (a ratings table repeats its users and items)
+        codes, distinct = pd.factorize(ids)
+        known = pd.Index(kg.nodes[kind]).get_indexer([to_entity(x) for x in distinct.tolist()])
+        idx = known[codes] if len(codes) else np.zeros(0, dtype=np.int64)
         if (idx < 0).any():
             bad = ids.iloc[int(np.flatnonzero(idx < 0)[0])]
             raise KeyError(f"{column} {bad!r} is not in the graph's {kind} vocabulary "

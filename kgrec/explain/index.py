@@ -13,7 +13,8 @@ by (row, column), so the neighbours of row ``r`` are ``cols[ptr[r]:ptr[r + 1]]``
   the slots of each movie and ``slot_movies`` the movies of each slot, so the movies that
   share any entity with a movie are two CSR gathers away.
 * **Item-side graph**: one undirected adjacency over all non-user nodes, in one global
-  numbering (node types one after another), for the longer ``"kg"`` path search.
+  numbering (node types one after another), for the longer ``"kg"`` path search; built on
+  first use (:attr:`GraphIndex.item_adjacency`), since most requests never search it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kgrec.graph.knowledge_graph import RATED, EdgeType
+from kgrec.arrays import row_pointer, sorted_unique
+from kgrec.lazy import built_once
 
 if TYPE_CHECKING:
     from kgrec.graph.knowledge_graph import KnowledgeGraph
@@ -31,14 +34,23 @@ if TYPE_CHECKING:
 __all__ = ["GraphIndex", "MovieEntityRelation", "MovieLink", "csr", "gather", "rarity"]
 
 
+def _sorted(values: np.ndarray) -> bool:
+    return bool(values.size < 2 or (values[1:] >= values[:-1]).all())
+
+
 def csr(rows: np.ndarray, cols: np.ndarray, n_rows: int, *extra: np.ndarray
         ) -> tuple[np.ndarray, ...]:
-    """``(ptr [n_rows + 1], cols sorted by (row, col), *extra in the same order)``."""
+    """``(ptr [n_rows + 1], cols sorted by (row, col), *extra in the same order)``.
+
+    Entries already in (row, col) order are kept as they are, and entries ordered by
+    column (a transposed CSR, e.g. a movie's raters from the user-sorted ratings) need
+    only a stable sort by row: both give the order of the two-key sort, in linear time."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
-    order = np.lexsort((cols, rows))
-    ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=ptr[1:])
+    ptr = row_pointer(rows, n_rows)
+    if _sorted(rows) and bool(((cols[1:] >= cols[:-1]) | (rows[1:] != rows[:-1])).all()):
+        return (ptr, cols, *(np.asarray(e) for e in extra))
+    order = np.argsort(rows, kind="stable") if _sorted(cols) else np.lexsort((cols, rows))
     return (ptr, cols[order], *(np.asarray(e)[order] for e in extra))
 
 
@@ -209,13 +221,29 @@ class GraphIndex:
 
     # -- item-side graph -----------------------------------------------------------------
     def _build_item_graph(self) -> None:
+        """The global node numbering (cheap); the adjacency itself is
+        :attr:`item_adjacency`, built on first use (only ``"kg"`` path searches need it)."""
         kg = self.kg
         self.node_types = list(kg.nodes)
         sizes = np.array([kg.num_nodes(t) for t in self.node_types], dtype=np.int64)
         self.type_starts = np.concatenate([[0], np.cumsum(sizes)])
         self.offset = {t: int(self.type_starts[i]) for i, t in enumerate(self.node_types)}
-        n_nodes = int(self.type_starts[-1])
+        self.num_nodes = int(self.type_starts[-1])
         self.edge_types = [et for et in kg.edges if "user" not in (et[0], et[2])]
+        self.source_offsets = np.array(
+            [self.offset[s.entity_type] if isinstance(s, MovieEntityRelation) else 0
+             for s in self.sources] + [0], dtype=np.int64)
+
+    @built_once
+    def item_adjacency(self) -> dict[str, np.ndarray]:
+        """The undirected item-side graph in the global numbering, built on first use:
+        ``ptr``, ``neighbours`` (sorted by node, neighbour, edge type, forward first),
+        ``edge_type`` (index into :attr:`edge_types`), ``forward`` (the stored direction),
+        ``degree`` and ``rarity`` (:func:`rarity` of each node's number of distinct movie
+        neighbours; 1 for movies). Also readable as ``node_ptr``, ``node_neighbours``,
+        ``node_edge_type``, ``node_edge_forward``, ``node_degree``, ``node_rarity``."""
+        kg = self.kg
+        n_nodes = self.num_nodes
         rows, cols, types, forward = [], [], [], []
         for number, (src, rel, dst) in enumerate(self.edge_types):
             index = kg.edges[(src, rel, dst)]
@@ -232,23 +260,26 @@ class GraphIndex:
             f = np.zeros(0, dtype=bool)
         order = np.lexsort((~f, e, c, r))
         r, c, e, f = r[order], c[order], e[order], f[order]
-        self.node_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(r, minlength=n_nodes), out=self.node_ptr[1:])
-        self.node_neighbours, self.node_edge_type, self.node_edge_forward = c, e, f
-        self.node_degree = np.diff(self.node_ptr)
+        ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(r, minlength=n_nodes), out=ptr[1:])
         movie_lo = self.offset["movie"]
         movie_hi = movie_lo + self.num_items
         width = max(n_nodes, 1)
-        pairs = np.unique(r * width + c) if r.size else r
+        pairs = sorted_unique(r * width + c)
         pair_rows, pair_cols = pairs // width, pairs % width
         to_movie = (pair_cols >= movie_lo) & (pair_cols < movie_hi)
         movie_degree = np.bincount(pair_rows[to_movie], minlength=n_nodes)
-        self.node_rarity = rarity(movie_degree, self.num_items)
-        self.node_rarity[movie_lo:movie_hi] = 1.0
-        self.num_nodes = n_nodes
-        self.source_offsets = np.array(
-            [self.offset[s.entity_type] if isinstance(s, MovieEntityRelation) else 0
-             for s in self.sources] + [0], dtype=np.int64)
+        node_rarity = rarity(movie_degree, self.num_items)
+        node_rarity[movie_lo:movie_hi] = 1.0
+        return {"ptr": ptr, "neighbours": c, "edge_type": e, "forward": f,
+                "degree": np.diff(ptr), "rarity": node_rarity}
+
+    node_ptr = property(lambda self: self.item_adjacency["ptr"])
+    node_neighbours = property(lambda self: self.item_adjacency["neighbours"])
+    node_edge_type = property(lambda self: self.item_adjacency["edge_type"])
+    node_edge_forward = property(lambda self: self.item_adjacency["forward"])
+    node_degree = property(lambda self: self.item_adjacency["degree"])
+    node_rarity = property(lambda self: self.item_adjacency["rarity"])
 
     def node_entity(self, node: int) -> str:
         """Entity id of a node of the global numbering."""

@@ -154,7 +154,7 @@ def unambiguous_titles(kg: KnowledgeGraph, movies: pd.DataFrame | None = None
     labels = [str(kg.labels.get(e, e)) for e in entities]
     years: list[int | None] = [None] * len(entities)
     if movies is not None:
-        by_id = dict(zip(movies["item_id"].astype(str), movies["year"]))
+        by_id = dict(zip(movies["item_id"].astype(str).tolist(), movies["year"].tolist()))
         for i, entity in enumerate(entities):
             year = by_id.get(entity_key(entity))
             years[i] = None if year is None or pd.isna(year) else int(year)
@@ -183,6 +183,21 @@ def unambiguous_titles(kg: KnowledgeGraph, movies: pd.DataFrame | None = None
                 else:
                     titles[entities[i]] = f"{labels[i]} [item {entity_key(entities[i])}]"
     return titles, same_film
+
+
+def named_nodes(kg: KnowledgeGraph, kind: str) -> np.ndarray:
+    """``bool [num_nodes(kind)]``: which nodes of type ``kind`` :func:`display_name` gives a
+    name (a label, a movie, or a readable key), computed per type rather than per node."""
+    ids = kg.nodes[kind]
+    if kind == "movie":
+        return np.ones(len(ids), dtype=bool)
+    labels = kg.labels
+    named = np.fromiter((e in labels for e in ids), dtype=bool, count=len(ids))
+    if kind in READABLE_KEYS:
+        start = len(kind) + 1  # the key after "<kind>:"
+        for i in np.flatnonzero(~named).tolist():
+            named[i] = OPAQUE_KEY.match(ids[i], start) is None
+    return named
 
 
 def display_name(kg: KnowledgeGraph, entity: str, *, markdown: bool = False,

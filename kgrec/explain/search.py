@@ -41,9 +41,10 @@ import numpy as np
 
 from kgrec.data.dataset import entity_type
 from kgrec.explain.index import GraphIndex, MovieEntityRelation, csr, gather
-from kgrec.explain.render import display_name, render, unambiguous_titles
+from kgrec.explain.render import named_nodes, render, unambiguous_titles
 from kgrec.explain.types import STRONG_RELATIONS, Explanation, PathStep
 from kgrec.graph.knowledge_graph import RATED
+from kgrec.lazy import built_once
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,6 +101,26 @@ def _concat(parts: list[_Candidates]) -> _Candidates:
                            np.zeros(0, np.float64))
     return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
+
+
+class _Cosine:
+    """``(anchors, t) -> cos(x_anchors, x_t)`` of ``[I, d]`` movie embeddings (float64).
+    The unit rows (a copy of the whole matrix) are made on first use, not when a model
+    loads."""
+
+    def __init__(self, embeddings: np.ndarray):
+        self.embeddings = embeddings
+
+    @built_once
+    def unit(self) -> np.ndarray:
+        matrix = np.asarray(self.embeddings, dtype=np.float64)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.embeddings = None  # read only here, once (under the build's lock)
+        return matrix / np.maximum(norms, 1e-12)
+
+    def __call__(self, anchors: np.ndarray, t: int) -> np.ndarray:
+        unit = self.unit
+        return unit[anchors] @ unit[t]
 
 
 # -- the explainer --------------------------------------------------------------------------
@@ -204,9 +225,8 @@ class PathExplainer:
         #: per source (and one extra for collaborative candidates): whether it is weak
         self._source_weak = np.array([not x for x in strong] + [False], dtype=bool)
         #: per node of the item-side graph: whether it has a readable name
-        self._named_node = np.array([display_name(kg, e) is not None
-                                     for t in self.index.node_types for e in kg.nodes[t]],
-                                    dtype=bool)
+        self._named_node = np.concatenate([named_nodes(kg, t) for t in self.index.node_types]
+                                          ) if self.index.node_types else np.zeros(0, bool)
         # the last user's history and effects, per thread: a top-10 list asks ten times
         # for one user, and concurrent requests (a server's thread pool) for different
         # users must neither mix nor evict each other's entries
@@ -223,17 +243,16 @@ class PathExplainer:
                                                dtype=np.float64)
         if hasattr(sim, "detach"):  # torch tensor, without importing torch
             sim = sim.detach().cpu().numpy()
-        matrix = np.asarray(sim, dtype=np.float64)
+        raw = np.asarray(sim)
         n = self.num_items
-        if matrix.ndim != 2 or matrix.shape[0] != n:
+        if raw.ndim != 2 or raw.shape[0] != n:
             raise ValueError(f"item_similarity must be a callable, an [{n}, {n}] similarity "
                              f"matrix or an [{n}, d] embedding matrix; got shape "
-                             f"{matrix.shape}")
-        if matrix.shape[1] == n:
+                             f"{raw.shape}")
+        if raw.shape[1] == n:
+            matrix = raw.astype(np.float64, copy=False)
             return lambda anchors, t: matrix[anchors, t]
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        unit = matrix / np.maximum(norms, 1e-12)
-        return lambda anchors, t: unit[anchors] @ unit[t]
+        return _Cosine(raw)
 
     # -- id handling -------------------------------------------------------------------
     def _resolve(self, value: Any, kind: str) -> int:

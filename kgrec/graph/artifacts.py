@@ -9,12 +9,14 @@ Layout of the artifact folder (a crash-safe, manifest-verified folder of
     hetero_data.safetensors    one int64 tensor [2, E] per edge type, key
                                "<src>__<relation>__<dst>", and "ratings" (float32 [E_rated]);
                                loadable with safetensors.torch.load_file (no pickle)
-    nodes/<type>.tsv           index, entity_id, label (TAB-separated, fields escaped as in
-                               :func:`kgrec.io.escape_field`, "\\N" = no label; no length
-                               limit, so any label loads back)
+    nodes/<type>.parquet       entity_id, label (one row per node in index order, label
+                               missing = no label; :func:`kgrec.io.write_table`, read back
+                               without per-row parsing; any label loads back)
     graph.ttl                  Turtle of the RDF view (kgrec.graph.rdf), unless turtle=False
 
-Saving replaces the whole folder at once, so it never mixes two builds' files and a crash
+Version 2 folders (the node tables as ``nodes/<type>.tsv``: index, entity_id, label,
+TAB-separated, fields escaped as in :func:`kgrec.io.escape_field`, ``\\N`` = no label)
+still load. Saving replaces the whole folder at once, so it never mixes two builds' files and a crash
 leaves the previous graph loadable. :func:`write_graph_files` / :func:`read_graph_files`
 are the same format inside a larger artifact (a saved recommender keeps its graph under
 ``graph/``).
@@ -30,18 +32,21 @@ from typing import Any
 import numpy as np
 
 from kgrec.graph.knowledge_graph import EdgeType, KnowledgeGraph
-from kgrec.io import (ArtifactError, read_artifact_dir, read_tsv, write_artifact_dir,
-                      write_tsv)
+from kgrec.io import (ArtifactError, read_artifact_dir, read_table, read_tsv,
+                      write_artifact_dir, write_table)
 
 FORMAT = "kgrec-graph"
 KIND = "graph"  # the artifact kind in the manifest
-VERSION = 2
+VERSION = 3
+#: Versions :func:`read_graph_files` reads (2: node tables as escaped TSV).
+READABLE_VERSIONS = (2, 3)
 STATS_FILE = "stats.json"
 TENSORS_FILE = "hetero_data.safetensors"
 TURTLE_FILE = "graph.ttl"
 NODES_DIR = "nodes"
 RATINGS_KEY = "ratings"
-NODE_COLUMNS = ("index", "entity_id", "label")
+NODE_COLUMNS = ("index", "entity_id", "label")  # version 2 (TSV)
+NODE_SCHEMA = {"entity_id": "str", "label": "str"}  # version 3 (Parquet)
 
 
 def edge_key(edge_type: EdgeType) -> str:
@@ -54,6 +59,7 @@ def write_graph_files(kg: KnowledgeGraph, folder: str | Path, *, turtle: bool = 
                       meta: Mapping[str, Any] | None = None) -> Path:
     """Write the files of ``kg`` into the existing folder ``folder`` (not atomic: the
     ``fill`` of an artifact folder); see the module docstring. Returns ``folder``."""
+    import pandas as pd
     from safetensors.numpy import save_file
 
     out = Path(folder)
@@ -62,8 +68,10 @@ def write_graph_files(kg: KnowledgeGraph, folder: str | Path, *, turtle: bool = 
     for kind in kg.nodes:
         if not kind or "/" in kind or "\\" in kind or kind.startswith(".") or "\0" in kind:
             raise ValueError(f"node type {kind!r} cannot name a file in {out / NODES_DIR}")
-        write_tsv(out / NODES_DIR / f"{kind}.tsv", NODE_COLUMNS,
-                  ((str(i), e, labels.get(e)) for i, e in enumerate(kg.nodes[kind])))
+        ids = kg.nodes[kind]
+        frame = pd.DataFrame({"entity_id": pd.Series(ids, dtype=object),
+                              "label": pd.Series([labels.get(e) for e in ids], dtype=object)})
+        write_table(out / NODES_DIR / f"{kind}.parquet", frame, NODE_SCHEMA)
 
     tensors = {edge_key(k): np.ascontiguousarray(v, dtype=np.int64) for k, v in kg.edges.items()}
     tensors[RATINGS_KEY] = np.ascontiguousarray(kg.ratings, dtype=np.float32)
@@ -84,7 +92,7 @@ def write_graph_files(kg: KnowledgeGraph, folder: str | Path, *, turtle: bool = 
                   for (s, r, d), n in stats.edges.items()],
         "ratings": int(len(kg.ratings)),
         "labels": sum(1 for ids in kg.nodes.values() for e in ids if e in kg.labels),
-        "files": sorted([TENSORS_FILE, *(f"{NODES_DIR}/{k}.tsv" for k in kg.nodes)]
+        "files": sorted([TENSORS_FILE, *(f"{NODES_DIR}/{k}.parquet" for k in kg.nodes)]
                         + ([TURTLE_FILE] if turtle else [])),
         "meta": dict(meta or {}),
     }
@@ -111,6 +119,23 @@ def save_graph(kg: KnowledgeGraph, out_dir: str | Path, *, turtle: bool = True,
     return write_artifact_dir(out_dir, lambda tmp: write_graph_files(kg, tmp, turtle=turtle,
                                                                        meta=meta),
                               kind=KIND, meta={"format": FORMAT, "version": VERSION})
+
+
+def _read_node_parquet(path: Path, kind: str, expected: int, labels: dict[str, str]
+                       ) -> list[str]:
+    frame = read_table(path, NODE_SCHEMA)
+    entity, label = frame["entity_id"], frame["label"]
+    wrong = ~(entity.notna() & entity.str.startswith(kind + ":", na=False)).to_numpy(dtype=bool)
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        raise ArtifactError(f"{path}, row {row}: entity id {entity.iloc[row]!r} is not of type "
+                            f"{kind!r}")
+    if len(frame) != expected:
+        raise ArtifactError(f"{path}: {len(frame)} nodes, but {STATS_FILE} says {expected}")
+    ids = entity.tolist()
+    named = label.notna().to_numpy(dtype=bool)
+    labels.update(zip(entity[named].tolist(), label[named].tolist()))
+    return ids
 
 
 def _read_node_table(path: Path, kind: str, expected: int, labels: dict[str, str]) -> list[str]:
@@ -159,8 +184,9 @@ def read_graph_files(files: Mapping[str, Path], prefix: str = "") -> KnowledgeGr
             raise TypeError("not an object")
     except (ValueError, TypeError, RecursionError) as exc:
         raise ArtifactError(f"{stats_path}: invalid JSON ({exc})") from None
-    if document.get("format") != FORMAT or document.get("version") != VERSION:
-        raise ArtifactError(f"{stats_path}: not a {FORMAT} version {VERSION} file (format "
+    if document.get("format") != FORMAT or document.get("version") not in READABLE_VERSIONS:
+        raise ArtifactError(f"{stats_path}: not a {FORMAT} file of version "
+                            f"{' or '.join(map(str, READABLE_VERSIONS))} (format "
                             f"{document.get('format')!r}, version {document.get('version')!r})")
     try:
         return _read_graph(document, file, stats_path)
@@ -178,7 +204,11 @@ def _read_graph(document: dict[str, Any], file: Any, stats_path: Path) -> Knowle
     for kind, count in dict(document["nodes"]).items():
         if not isinstance(kind, str) or type(count) is not int:
             raise ArtifactError(f"{stats_path}: node count {kind!r}: {count!r} is not a count")
-        nodes[kind] = _read_node_table(file(f"{NODES_DIR}/{kind}.tsv"), kind, count, labels)
+        if document["version"] >= 3:
+            nodes[kind] = _read_node_parquet(file(f"{NODES_DIR}/{kind}.parquet"), kind, count,
+                                             labels)
+        else:
+            nodes[kind] = _read_node_table(file(f"{NODES_DIR}/{kind}.tsv"), kind, count, labels)
 
     tensors_path = file(TENSORS_FILE)
     try:

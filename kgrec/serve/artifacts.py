@@ -161,7 +161,8 @@ def load_artifact(path: str | Path) -> Artifact:
                                 f"({type(exc).__name__}: {exc})") from None
     tables = _read_tables(files, manifest["format"])
     items, triples, seen = tables["items"], tables["triples"], tables["seen"]
-    labels = dict(zip(tables["labels"]["entity"], tables["labels"]["label"].fillna("")))
+    labels = dict(zip(tables["labels"]["entity"].tolist(),
+                      tables["labels"]["label"].fillna("").tolist()))
     kg = read_graph_files(files, "graph/")
     try:
         dataset = MovieDataset(str(manifest.get("dataset", "saved")), items, seen, triples,

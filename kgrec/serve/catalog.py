@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from kgrec.arrays import row_pointer, sorted_unique
 from kgrec.graph.knowledge_graph import KnowledgeGraph
 
 _EMPTY = np.array([], dtype=np.int64)
@@ -36,29 +37,39 @@ class Catalog:
     links: sp.csc_matrix
     relations: tuple[str, ...]
     entities: tuple[str, ...]
-    _columns: dict[str, tuple[int, ...]]
-    _movies: dict[str, np.ndarray]
-    _genres: dict[str, np.ndarray]
+    #: entity id → its group number (entities numbered in the order of their first column)
+    _group: dict[str, int]
+    #: CSR group → its columns of :attr:`links` (ascending): ``(ptr, columns)``
+    _group_columns: tuple[np.ndarray, np.ndarray]
+    #: CSR group → the movies any of its columns links (sorted, distinct)
+    _group_movies: tuple[np.ndarray, np.ndarray]
+    #: genre entity → group, for the entities with a ``has_genre`` column
+    _genres: dict[str, int]
 
     @classmethod
     def build(cls, kg: KnowledgeGraph, items: pd.DataFrame, item_years: np.ndarray) -> Catalog:
-        """From the graph, the dataset's ``items`` table (titles) and ``[I]`` years."""
+        """From the graph, the dataset's ``items`` table (titles) and ``[I]`` years
+        (vectorised: no Python loop over the entities)."""
         matrix, ids = kg.item_entity_matrix()
         links = matrix.tocsc()
         relations = tuple(i.partition("|")[0] for i in ids)
         entities = tuple(i.partition("|")[2] for i in ids)
-        columns: dict[str, list[int]] = {}
-        for j, entity in enumerate(entities):
-            columns.setdefault(entity, []).append(j)
-        movies = {e: np.unique(np.concatenate([links.indices[links.indptr[j]:links.indptr[j + 1]]
-                                               for j in cols])).astype(np.int64)
-                  for e, cols in columns.items()}
-        genres = {e: m for e, m in movies.items()
-                  if any(relations[j] == "has_genre" for j in columns[e])}
+        codes, uniques = pd.factorize(np.asarray(entities, dtype=object))
+        codes = codes.astype(np.int64)
+        n_groups = len(uniques)
+        group_columns = (row_pointer(codes, n_groups), np.argsort(codes, kind="stable"))
+        column_of = np.repeat(np.arange(len(entities), dtype=np.int64), np.diff(links.indptr))
+        pairs = sorted_unique(codes[column_of] * max(kg.num_items, 1) + links.indices)
+        groups, movies = np.divmod(pairs, max(kg.num_items, 1))
+        group = dict(zip(uniques.tolist(), range(n_groups)))
+        is_genre = np.array([r == "has_genre" for r in relations], dtype=bool)
+        genre_groups = sorted_unique(codes[is_genre])
+        genres = {str(uniques[g]): int(g) for g in genre_groups}
         titles = items.set_index("item_id")["title"].reindex(kg.item_ids)
         return cls(kg, tuple(kg.item_ids), tuple("" if pd.isna(t) else str(t) for t in titles),
                    np.asarray(item_years, dtype=np.int64), links, relations, entities,
-                   {e: tuple(c) for e, c in columns.items()}, movies, genres)
+                   group, group_columns, (row_pointer(groups, n_groups), movies.astype(np.int64)),
+                   genres)
 
     @property
     def num_items(self) -> int:
@@ -69,13 +80,20 @@ class Catalog:
         year = int(self.years[item])
         return year if year > 0 else None
 
+    def _movies_of_group(self, group: int | None) -> np.ndarray:
+        if group is None:
+            return _EMPTY
+        ptr, movies = self._group_movies
+        return movies[ptr[group]:ptr[group + 1]]
+
     def movies_of(self, entity: str) -> np.ndarray:
         """Movie indices linked to ``entity`` by any relation (sorted; empty if none)."""
-        return self._movies.get(entity, _EMPTY)
+        return self._movies_of_group(self._group.get(entity))
 
     def genre_movies(self, genre: str) -> np.ndarray:
-        """Movie indices of genre entity ``genre`` (``has_genre`` edges)."""
-        return self._genres.get(genre, _EMPTY)
+        """Movie indices of genre entity ``genre`` (an entity with ``has_genre`` edges:
+        the movies any relation links it to)."""
+        return self._movies_of_group(self._genres.get(genre))
 
     @property
     def genres(self) -> tuple[str, ...]:
@@ -85,7 +103,9 @@ class Catalog:
     def link(self, item: int, entity: str) -> tuple[str, int] | None:
         """The first relation (in the graph's edge-type order) linking movie ``item`` to
         ``entity``, with the number of movies that relation links to ``entity``."""
-        for j in self._columns.get(entity, ()):
+        group = self._group.get(entity)
+        ptr, columns = self._group_columns
+        for j in (() if group is None else columns[ptr[group]:ptr[group + 1]].tolist()):
             lo, hi = self.links.indptr[j], self.links.indptr[j + 1]
             rows = self.links.indices[lo:hi]
             if np.any(rows == item):
@@ -102,3 +122,4 @@ class Catalog:
         """``[I]`` bool: movies released in one of ``decades`` (``1990`` = the 1990s)."""
         known = self.years > 0
         return torch.from_numpy(known & np.isin(self.years // 10 * 10, decades))
+

@@ -110,11 +110,14 @@ def liked_matrix(ratings: pd.DataFrame, user_index: Mapping[str, int],
     if ratings.empty:
         return sp.csr_matrix((num_users, num_items), dtype=np.float32)
     r = ratings["rating"].to_numpy(dtype=np.float64)
-    keep = r >= min_rating if np.unique(r).size > 1 else np.ones(len(r), dtype=bool)
-    users = ratings["user_id"].astype(str).to_numpy()[keep]
-    items = ratings["item_id"].astype(str).to_numpy()[keep]
-    rows = np.array([user_index.get(u, -1) for u in users], dtype=np.int64)
-    cols = np.array([item_index.get(i, -1) for i in items], dtype=np.int64)
+    keep = r >= min_rating if (r != r[0]).any() else np.ones(len(r), dtype=bool)
+    def lookup(column: str, index: Mapping[str, int]) -> np.ndarray:
+        # each distinct id looked up once (a ratings table repeats its users and items)
+        codes, distinct = pd.factorize(ratings[column].astype(str))
+        found = np.array([index.get(x, -1) for x in distinct.tolist()], dtype=np.int64)
+        return found[codes[keep]]
+
+    rows, cols = lookup("user_id", user_index), lookup("item_id", item_index)
     ok = (rows >= 0) & (cols >= 0)
     m = sp.csr_matrix((np.ones(int(ok.sum()), dtype=np.float32), (rows[ok], cols[ok])),
                       shape=(num_users, num_items))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kgrec.serve.catalog import Catalog
     from kgrec.serve.feedback import FeedbackStore
     from kgrec.serve.intent import QueryIntent
+    from kgrec.serve.query import QueryParser
     from kgrec.serve.scoring import Scorer
 
 __all__ = ["Resolver"]
@@ -37,8 +38,12 @@ class Resolver:
 
     def __init__(self, kg: KnowledgeGraph, scorer: Scorer, catalog: Catalog):
         self.kg, self.scorer, self.catalog = kg, scorer, catalog
-        self.parser = scorer.parser
         self._users = {e: i for i, e in enumerate(kg.nodes["user"])}
+
+    @property
+    def parser(self) -> QueryParser:
+        """The scorer's title parser (built on first use)."""
+        return self.scorer.parser
 
     def user(self, user: Any) -> int:
         """Index of a known user (bare id or ``"user:ID"``); ``KeyError`` for an unknown one."""

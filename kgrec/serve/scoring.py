@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from kgrec.lazy import built_once
 from kgrec.models.base import ScoringModel
 from kgrec.serve.catalog import Catalog
 from kgrec.serve.query import QueryParser
@@ -94,8 +95,9 @@ class Scorer:
         self.model, self.catalog, self.seen, self.text = model, catalog, seen.tocsr(), text
         self.num_items = catalog.num_items
         self.item_features = torch.nn.functional.normalize(item_features.float(), dim=1)
-        num_users = train.shape[0]
-        self.content = TextCosine(item_features, num_users).fit(train).eval()
+        # only its score_history is used (a request's history is scored directly), so no
+        # per-user profiles are fitted: that was a [U, D] product at every load
+        self.content = TextCosine(item_features, 0).eval()
         # sparse movie × entity incidence: a dense one (GenreProfile's) is movies × all
         # people, 200 MB and ~60 ms a request with the Freebase graph of ML-100K
         entities = catalog.entity_matrix(CONTENT_RELATIONS)
@@ -103,7 +105,6 @@ class Scorer:
         if self.entities is not None:
             self.entities.data[:] = 1.0
         self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
-        self.parser = QueryParser(catalog.kg)
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -116,6 +117,12 @@ class Scorer:
             self.facts, self.seen if liked is None else liked, self.history_scores)
         self._vocabulary = None
         self._vocabulary_lock = threading.Lock()
+
+    @built_once
+    def parser(self) -> QueryParser:
+        """The :class:`~kgrec.serve.query.QueryParser` of the catalogue's labels (liked
+        titles, movie titles), built on first use: most requests name no title."""
+        return QueryParser(self.catalog.kg)
 
     # -- parts ---------------------------------------------------------------------------
     def seen_items(self, user: int) -> torch.Tensor:

@@ -92,7 +92,7 @@ def test_wrong_tensors_are_refused(tmp_path, rehash):
     (lambda d: d.update(nodes={"user": "2"}), "is not a count"),
     (lambda d: d.update(nodes=[1, 2]), "malformed graph description"),
     (lambda d: d.update(edges=[{"src": "user"}]), "malformed graph description"),
-    (lambda d: d.update(version=1), "not a kgrec-graph version 2 file"),
+    (lambda d: d.update(version=1), "not a kgrec-graph file of version 2 or 3"),
     (lambda d: d["nodes"].update({"../../etc/passwd": 1}), "lists no nodes/../../etc/passwd"),
 ])
 def test_malformed_stats_are_refused(tmp_path, rehash, change, message):
@@ -106,6 +106,40 @@ def test_malformed_stats_are_refused(tmp_path, rehash, change, message):
         load_graph(target)
 
 
+def as_version_2(target: Path, rehash) -> Path:
+    """Rewrite graph folder ``target`` in version 2 (node tables as escaped TSV), as kgrec
+    wrote before the Parquet node tables."""
+    import pandas as pd
+
+    from kgrec.graph.artifacts import NODE_COLUMNS, NODE_SCHEMA
+    from kgrec.io import read_table, write_tsv
+
+    folder = root(target)
+    stats = json.loads((folder / "stats.json").read_text())
+    for kind in stats["nodes"]:
+        table = folder / "nodes" / f"{kind}.parquet"
+        frame = read_table(table, NODE_SCHEMA)
+        write_tsv(folder / "nodes" / f"{kind}.tsv", NODE_COLUMNS,
+                  [(str(i), e, None if pd.isna(label) else label)
+                   for i, (e, label) in enumerate(zip(frame["entity_id"], frame["label"]))])
+        table.unlink()
+    stats["version"] = 2
+    stats["files"] = [f.replace(".parquet", ".tsv") for f in stats["files"]]
+    (folder / "stats.json").write_text(json.dumps(stats))
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"] = {n.replace(".parquet", ".tsv"): e for n, e in manifest["files"].items()}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    rehash(target)
+    return target
+
+
+def test_version_2_folders_still_load(tmp_path, rehash):
+    kg = small_graph("tab\there \\N")
+    target = as_version_2(save_graph(kg, tmp_path / "g", turtle=False), rehash)
+    assert (root(target) / "nodes" / "movie.tsv").is_file()
+    assert same(load_graph(target), kg)
+
+
 @pytest.mark.parametrize("lines, message", [
     (["index\tentity_id\tlabel", "0\tmovie:1\tHeat", "5\tmovie:2\t\\N"], r"line 3: index '5'"),
     (["index\tentity_id\tlabel", "0\tgenre:x\tHeat", "1\tmovie:2\t\\N"], "is not of type"),
@@ -113,9 +147,30 @@ def test_malformed_stats_are_refused(tmp_path, rehash, change, message):
     (["index\tentity_id\tlabel", "0\tmovie:1\tHeat"], "1 nodes, but stats.json says 2"),
     (["id\tentity\tlabel"], "line 1: header must be"),
 ])
-def test_malformed_node_tables_are_refused(tmp_path, rehash, lines, message):
-    target = save_graph(small_graph(), tmp_path / "g", turtle=False)
+def test_malformed_version_2_node_tables_are_refused(tmp_path, rehash, lines, message):
+    target = as_version_2(save_graph(small_graph(), tmp_path / "g", turtle=False), rehash)
     (root(target) / "nodes" / "movie.tsv").write_text("\n".join(lines) + "\n")
+    rehash(target)
+    with pytest.raises(ArtifactError, match=message):
+        load_graph(target)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ({"entity_id": ["genre:x", "movie:2"], "label": ["Heat", None]},
+     r"movie\.parquet, row 0: entity id 'genre:x' is not of type 'movie'"),
+    ({"entity_id": ["movie:1", None], "label": ["Heat", None]}, "row 1: entity id"),
+    ({"entity_id": ["movie:1"], "label": ["Heat"]}, "1 nodes, but stats.json says 2"),
+    ({"entity": ["movie:1", "movie:2"], "label": ["Heat", None]}, r"columns \['entity', 'label'\]"),
+    ({"entity_id": [1, 2], "label": ["Heat", None]}, "column 'entity_id' has type int64"),
+])
+def test_malformed_node_tables_are_refused(tmp_path, rehash, rows, message):
+    import pandas as pd
+
+    target = save_graph(small_graph(), tmp_path / "g", turtle=False)
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object if k != "entity_id" or
+                                       isinstance(v[0], str) else "int64")
+                          for k, v in rows.items()})
+    frame.to_parquet(root(target) / "nodes" / "movie.parquet", index=False)
     rehash(target)
     with pytest.raises(ArtifactError, match=message):
         load_graph(target)
@@ -125,10 +180,9 @@ def test_a_file_dropped_from_the_manifest_is_not_read(tmp_path):
     target = save_graph(small_graph(), tmp_path / "g", turtle=False)
     manifest = root(target) / MANIFEST
     document = json.loads(manifest.read_text())
-    del document["files"]["nodes/genre.tsv"]
+    del document["files"]["nodes/genre.parquet"]
     manifest.write_text(json.dumps(document))
-    (root(target) / "nodes" / "genre.tsv").write_text("index\tentity_id\tlabel\n0\tgenre:X\tX\n")
-    with pytest.raises(ArtifactError, match="manifest lists no nodes/genre.tsv"):
+    with pytest.raises(ArtifactError, match="manifest lists no nodes/genre.parquet"):
         load_graph(target)
 
 

@@ -206,8 +206,8 @@ def test_artifacts_round_trip(kg: KnowledgeGraph, tmp_path) -> None:
 
     out = save_graph(kg, tmp_path / "g", meta={"dataset": "toy"})
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "graph.ttl", "hetero_data.safetensors", "manifest.json", "nodes", "nodes/genre.tsv",
-        "nodes/movie.tsv", "nodes/person.tsv", "nodes/user.tsv", "stats.json"]
+        "graph.ttl", "hetero_data.safetensors", "manifest.json", "nodes", "nodes/genre.parquet",
+        "nodes/movie.parquet", "nodes/person.parquet", "nodes/user.parquet", "stats.json"]
     assert_same_graph(kg, load_graph(out))
 
     tensors = load_file(out / "hetero_data.safetensors")  # plain safetensors, no pickle
@@ -220,10 +220,12 @@ def test_artifacts_round_trip(kg: KnowledgeGraph, tmp_path) -> None:
     assert stats["nodes"] == kg.stats().nodes and stats["meta"] == {"dataset": "toy"}
     assert {(e["src"], e["relation"], e["dst"]): e["count"] for e in stats["edges"]} \
         == kg.stats().edges
-    lines = (out / "nodes" / "person.tsv").read_text().splitlines()
-    assert lines[0] == "index\tentity_id\tlabel"
-    assert lines[1] == "0\tperson:Person 0\tPerson 0"
-    assert lines[-1] == "9\tperson:Person 9\t\\N"
+    import pandas as pd
+
+    people = pd.read_parquet(out / "nodes" / "person.parquet")  # a plain Parquet table
+    assert list(people.columns) == ["entity_id", "label"]
+    assert people.iloc[0].tolist() == ["person:Person 0", "Person 0"]
+    assert people["entity_id"].iloc[-1] == "person:Person 9" and pd.isna(people["label"].iloc[-1])
 
 
 def test_artifacts_round_trip_awkward_labels(tmp_path) -> None:
@@ -238,10 +240,10 @@ def test_artifacts_round_trip_awkward_labels(tmp_path) -> None:
 
 def test_rebuild_removes_stale_files(kg: KnowledgeGraph, tmp_path) -> None:
     save_graph(kg, tmp_path)
-    (tmp_path / "nodes" / "country.tsv").write_text("index\tentity_id\tlabel\n")
+    (tmp_path / "nodes" / "country.parquet").write_text("stale")
     save_graph(kg, tmp_path, turtle=False)
     assert not (tmp_path / "graph.ttl").exists()
-    assert not (tmp_path / "nodes" / "country.tsv").exists()
+    assert not (tmp_path / "nodes" / "country.parquet").exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert "graph.ttl" not in json.loads((tmp_path / "stats.json").read_text())["files"]
 
@@ -250,15 +252,15 @@ def test_load_graph_errors_name_the_file(kg: KnowledgeGraph, tmp_path) -> None:
     with pytest.raises(ArtifactError, match="nothing: not found"):
         load_graph(tmp_path / "nothing")
     save_graph(kg, tmp_path, turtle=False)
-    table = tmp_path / "nodes" / "genre.tsv"
-    lines = table.read_text().splitlines()
-    lines[2] = "7" + lines[2][1:]
-    table.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ArtifactError, match=r"genre\.tsv: content does not match"):
+    table = tmp_path / "nodes" / "genre.parquet"
+    data = bytearray(table.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    table.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"genre\.parquet: content does not match"):
         load_graph(tmp_path)
     save_graph(kg, tmp_path, turtle=False)
-    (tmp_path / "nodes" / "movie.tsv").unlink()
-    with pytest.raises(ArtifactError, match=r"movie\.tsv: missing"):
+    (tmp_path / "nodes" / "movie.parquet").unlink()
+    with pytest.raises(ArtifactError, match=r"movie\.parquet: missing"):
         load_graph(tmp_path)
 
 
