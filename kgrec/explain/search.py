@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kgrec.arrays import sorted_unique
 from kgrec.data.dataset import entity_type
 from kgrec.explain.index import GraphIndex, MovieEntityRelation, csr, gather
 from kgrec.explain.render import named_nodes, render, unambiguous_titles
@@ -702,7 +703,7 @@ class PathExplainer:
         up to ``depth``; each layer expands its lowest-degree nodes first and stops
         before the number of visited nodes could exceed ``node_budget``."""
         dist = np.full(self.index.num_nodes, -1, dtype=np.int16)
-        frontier = np.unique(sources)
+        frontier = sorted_unique(sources)
         dist[frontier] = 0
         visited = len(frontier)
         for d in range(1, depth + 1):
@@ -717,7 +718,7 @@ class PathExplainer:
                 break
             pos, _ = gather(self.index.node_ptr, frontier)
             nbr = self.index.node_neighbours[pos]
-            nbr = np.unique(nbr[dist[nbr] < 0])
+            nbr = sorted_unique(nbr[dist[nbr] < 0])
             dist[nbr] = d
             visited += len(nbr)
             frontier = nbr

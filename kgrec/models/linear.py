@@ -342,9 +342,13 @@ class DLAE(SparseHistory, ScoringModel):
         (:func:`~kgrec.models.base.linear_loo` of the rows :math:`B_h`, or
         :math:`L_h R^T` in the low-rank form): ``O(n I)``; in the neighbourhood form the
         rows come from the sparse row-major copy of :math:`B`."""
-        if self.sparse_weights:
-            return linear_loo(history, lambda h: self._sparse_rows_sum(
-                torch.arange(len(h)), h.to(self.row_indptr.device), len(h)))
+        if self.sparse_weights:  # from the rows' entries: no [n, I] matrix
+            from kgrec.models.loo import SparseLinearLOO
+
+            h = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+            owner, at = csr_positions(self.row_indptr, h.to(self.row_indptr.device))
+            return SparseLinearLOO(h, owner, self.row_indices[at], self.row_values[at],
+                                   self.num_items)
         if self.low_rank:
             return linear_loo(history, lambda h: self.left.index_select(0, h.to(self.left.device)).float()
                               @ self.right.T.float())

@@ -46,6 +46,7 @@ import torch
 from kgrec.lazy import built_once
 from kgrec.models.base import ScoringModel
 from kgrec.serve.catalog import Catalog
+from kgrec.serve.cold import ColdContent
 from kgrec.serve.query import QueryParser
 from kgrec.serve.request import Request
 from kgrec.text.config import TextConfig
@@ -105,6 +106,8 @@ class Scorer:
         if self.entities is not None:
             self.entities.data[:] = 1.0
         self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
+        self.cold_content = ColdContent(self.content.item_features.numpy(), self.cold.numpy(),
+                                        self.entities)
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -132,6 +135,11 @@ class Scorer:
         row = seen.indices[seen.indptr[user]:seen.indptr[user + 1]]
         return torch.from_numpy(row.astype(np.int64))
 
+    def history_items(self, user: int | None, liked: tuple[int, ...] = ()) -> np.ndarray:
+        """``int64 [n]``: the distinct movies of :meth:`history` (ascending)."""
+        seen = self.seen_items(user).numpy() if user is not None else np.zeros(0, np.int64)
+        return np.union1d(seen, np.asarray(liked, dtype=np.int64))
+
     def history(self, user: int | None, liked: tuple[int, ...] = ()) -> torch.Tensor:
         """Binary ``[1, I]`` history: the user's known items (if any) and the likes."""
         h = torch.zeros(1, self.num_items)
@@ -151,7 +159,10 @@ class Scorer:
 
     @torch.no_grad()
     def content_scores(self, history: torch.Tensor) -> torch.Tensor:
-        """``[I]`` content score of a history, standardised over the warm movies."""
+        """``[I]`` content score of a history, standardised over the warm movies: the
+        definition, over the whole catalogue. Requests need it on the cold movies only
+        and take it from :attr:`cold_content` (:mod:`kgrec.serve.cold`: the same values
+        up to rounding, without the two passes over the catalogue's embeddings)."""
         warm = ~self.cold
         content = zscore(self.content.score_history(history)[0], warm)
         if self.entities is not None:
@@ -290,8 +301,8 @@ class Scorer:
             parts.append(self.history_scores(self.history(request.user, request.liked))[0])
         if parts and not self.model.inductive and self.cold.any():
             base = zscore(parts[0], ~self.cold)
-            base[self.cold] = self.content_scores(
-                self.history(request.user, request.liked))[self.cold]
+            base[self.cold] = torch.from_numpy(self.cold_content.scores(
+                self.history_items(request.user, request.liked)))
             parts[0] = base
         else:
             parts = [zscore(p) for p in parts]

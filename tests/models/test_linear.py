@@ -164,3 +164,29 @@ def test_neighborhood_state_without_the_row_copy_still_loads():
     fresh.load_state_dict(old, strict=True)
     users = torch.tensor([1, 9])
     torch.testing.assert_close(fresh.score(users), model.score(users))
+
+
+def test_sparse_leave_one_out_equals_the_dense_rows():
+    """The neighbourhood form's history_loo works on the history rows' entries; its
+    columns, row moments and standardised columns are those of the dense rows."""
+    from kgrec.models.base import linear_loo
+    from kgrec.models.loo import SparseLinearLOO
+
+    X = _interactions(seed=3)
+    model = DLAE(80, 60, reg=10.0, max_dense_items=0, neighbors=12).fit(X)
+    for history in (torch.tensor([3, 17, 40, 41, 59]), torch.tensor([7]),
+                    torch.tensor([50, 2, 33])):  # any order
+        sparse = model.history_loo(history)
+        assert isinstance(sparse, SparseLinearLOO)
+        dense = linear_loo(history, lambda h: model._sparse_rows_sum(
+            torch.arange(len(h)), h, len(h)))
+        torch.testing.assert_close(sparse.columns(), dense.columns(), atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(sparse.columns(torch.tensor([0, 9, 59])),
+                                   dense.columns(torch.tensor([0, 9, 59])), atol=1e-6, rtol=1e-6)
+        for a, b in zip(sparse.moments(), dense.moments()):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+        for item in (0, 17, 59):
+            np.testing.assert_allclose(sparse.column(item), dense.column(item), atol=1e-6)
+            if len(history) > 1:  # (with one movie, row 1 scores nothing: std 0, noise)
+                np.testing.assert_allclose(sparse.standardized_column(item),
+                                           dense.standardized_column(item), atol=1e-5)
