@@ -3,6 +3,8 @@ cold-start users, filters, errors, save/load and tampering."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
@@ -311,3 +313,34 @@ def test_concurrent_calls_give_the_serial_results(rec, split):
     with ThreadPoolExecutor(max_workers=8) as pool:
         mismatches = [i for bad in pool.map(worker, plans) for i in bad]
     assert mismatches == [], [requests[i] for i in sorted(set(mismatches))]
+
+
+def test_indexes_built_on_first_use_give_the_answers_of_built_ones(rec, split, tmp_path):
+    """A freshly loaded recommender builds its title parser, cold-content statistics and
+    item-side adjacency on first use (kgrec.lazy). 8 threads whose first calls race to
+    build them get the answers of a copy where everything was built beforehand."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kgrec.lazy import is_built
+
+    path = rec.save(tmp_path / "model")
+    built = Recommender.load(path)
+    built.scorer_.parser, built.scorer_.cold_content._text_moments
+    built.scorer_.cold_content._heavy_sums, built.explainer_.index.item_adjacency
+    requests = _mixed_requests(rec, split)
+    expected = [_call(built, r) for r in requests]
+    fresh = Recommender.load(path)
+    assert not is_built(fresh.scorer_, "parser")
+    assert not is_built(fresh.explainer_.index, "item_adjacency")
+    start = threading.Barrier(8)
+
+    def worker(offset: int) -> list[int]:
+        start.wait()
+        order = requests[offset:] + requests[:offset]
+        return [(i + offset) % len(requests) for i, r in enumerate(order)
+                if _call(fresh, r) != expected[(i + offset) % len(requests)]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        mismatches = [i for bad in pool.map(worker, range(8)) for i in bad]
+    assert mismatches == []
+    assert is_built(fresh.scorer_, "parser")

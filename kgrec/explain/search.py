@@ -45,7 +45,6 @@ from kgrec.explain.index import GraphIndex, MovieEntityRelation, csr, gather
 from kgrec.explain.render import named_nodes, render, unambiguous_titles
 from kgrec.explain.types import STRONG_RELATIONS, Explanation, PathStep
 from kgrec.graph.knowledge_graph import RATED
-from kgrec.lazy import built_once
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,23 +104,19 @@ def _concat(parts: list[_Candidates]) -> _Candidates:
 
 
 class _Cosine:
-    """``(anchors, t) -> cos(x_anchors, x_t)`` of ``[I, d]`` movie embeddings (float64).
-    The unit rows (a copy of the whole matrix) are made on first use, not when a model
-    loads."""
+    """``(anchors, t) -> cos(x_anchors, x_t)`` of ``[I, d]`` movie embeddings, in float64.
+    Only the rows asked for are normalised, per call: the same numbers as normalising the
+    whole matrix once (each row's norm is its own reduction), without a float64 copy of
+    the catalogue (0.65 s and 150 MB on 50k movies) when a model loads."""
 
     def __init__(self, embeddings: np.ndarray):
         self.embeddings = embeddings
 
-    @built_once
-    def unit(self) -> np.ndarray:
-        matrix = np.asarray(self.embeddings, dtype=np.float64)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        self.embeddings = None  # read only here, once (under the build's lock)
-        return matrix / np.maximum(norms, 1e-12)
-
     def __call__(self, anchors: np.ndarray, t: int) -> np.ndarray:
-        unit = self.unit
-        return unit[anchors] @ unit[t]
+        rows = np.asarray(self.embeddings[np.append(np.asarray(anchors, dtype=np.int64), t)],
+                          dtype=np.float64)
+        unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        return unit[:-1] @ unit[-1]
 
 
 # -- the explainer --------------------------------------------------------------------------

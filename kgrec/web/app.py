@@ -138,12 +138,20 @@ def call_library(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _warm_up(rec: Recommender) -> None:
-    """Load the query text encoder (the first free-text request would otherwise wait
-    for it) by answering one query."""
-    try:
-        rec.recommend(query="movies", k=1, explain=False)
-    except Exception:  # the service still answers everything else
-        log.exception("warming up the query encoder failed")
+    """Load the query text encoder and build the indexes made on first use (the cold
+    movies' content statistics, the title parser; :mod:`kgrec.lazy`), which the first
+    request of each kind would otherwise wait for, by answering one query, one known
+    user's explained request and one liked-title request."""
+    users, titles = rec.kg_.user_ids[:1], [t for t in rec.catalog_.titles[:50] if t][:1]
+    for what, kwargs in (("the query encoder", {"query": "movies"}),
+                         ("a known user's request", {"user": users[0]} if users else None),
+                         ("the title parser", {"liked": titles} if titles else None)):
+        if kwargs is None:
+            continue
+        try:
+            rec.recommend(k=1, explain="user" in kwargs, **kwargs)
+        except Exception:  # the service still answers everything else
+            log.exception("warming up %s failed", what)
 
 
 def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BODY_BYTES,

@@ -50,7 +50,7 @@ def test_health(client):
 def test_model_info(client, web_rec):
     body = client.get("/v1/model").json()
     assert body["dataset"] == "sample" and body["model"] == web_rec.config.model.name
-    assert body["format"] == 1
+    assert body["format"] == 2
     assert body["config"] == json.loads(json.dumps(web_rec.config.to_dict()))
     assert body["sizes"]["users"] == web_rec.kg_.num_users
     assert body["sizes"]["movies"] == web_rec.kg_.num_items
