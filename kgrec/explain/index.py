@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgrec.graph.knowledge_graph import RATED, EdgeType
 from kgrec.arrays import row_pointer, sorted_unique
+from kgrec.graph.knowledge_graph import RATED, EdgeType
 from kgrec.lazy import built_once
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ Layout of the artifact folder (a crash-safe, manifest-verified folder of
 
 Version 2 folders (the node tables as ``nodes/<type>.tsv``: index, entity_id, label,
 TAB-separated, fields escaped as in :func:`kgrec.io.escape_field`, ``\\N`` = no label)
-still load. Saving replaces the whole folder at once, so it never mixes two builds' files and a crash
-leaves the previous graph loadable. :func:`write_graph_files` / :func:`read_graph_files`
-are the same format inside a larger artifact (a saved recommender keeps its graph under
-``graph/``).
+still load. Saving replaces the whole folder at once, so it never mixes two builds' files
+and a crash leaves the previous graph loadable. :func:`write_graph_files` /
+:func:`read_graph_files` are the same format inside a larger artifact (a saved recommender
+keeps its graph under ``graph/``).
 """
 
 from __future__ import annotations

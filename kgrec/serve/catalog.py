@@ -122,4 +122,3 @@ class Catalog:
         """``[I]`` bool: movies released in one of ``decades`` (``1990`` = the 1990s)."""
         known = self.years > 0
         return torch.from_numpy(known & np.isin(self.years // 10 * 10, decades))
-
