@@ -142,7 +142,12 @@ def test_save_load_round_trip_and_tamper(rec, split, tmp_path):
         b = loaded.recommend(user, k=10)
         assert [(r.item_id, round(r.score, 5)) for r in a] == [(r.item_id, round(r.score, 5)) for r in b]
         assert [r.explanation for r in a] == [r.explanation for r in b]
+    # every kind of request (queries, liked titles, mixes, batches) and its explanations
+    requests = _mixed_requests(rec, split)
+    assert [_call(loaded, r) for r in requests] == [_call(rec, r) for r in requests]
     assert not any(p.suffix == ".pkl" for p in path.rglob("*"))
+    assert sorted(p.name for p in (path / "data").iterdir()) == [
+        "items.parquet", "labels.parquet", "seen.parquet", "triples.parquet"]
     # overwrite in place keeps a loadable folder
     rec.save(path)
     Recommender.load(path)

@@ -6,7 +6,7 @@ Example::
     kgrec build-graph --dataset ml-100k --kg-dir ../shared/datasets/kg-links/RecBole-ml-100k
     kgrec build-graph --dataset my_csv_folder/ --out graphs/mine --no-turtle --json
 
-Writes ``graph.ttl``, ``hetero_data.safetensors``, ``nodes/<type>.tsv``, ``stats.json`` and
+Writes ``graph.ttl``, ``hetero_data.safetensors``, ``nodes/<type>.parquet``, ``stats.json`` and
 ``manifest.json``
 (see :mod:`kgrec.graph.artifacts`; read back with ``kgrec.graph.artifacts.load_graph``).
 """
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
     stats = kg.stats()
     files = (["graph.ttl"] if not args.no_turtle else []) + [
-        "hetero_data.safetensors", "nodes/*.tsv", "stats.json", "manifest.json"]
+        "hetero_data.safetensors", "nodes/*.parquet", "stats.json", "manifest.json"]
     if args.json:
         print(json.dumps({
             "dataset": dataset.name, "counts": counts, "notes": notes,
