@@ -460,17 +460,22 @@ class PathExplainer:
 
     def _content(self, t: int, dense: np.ndarray) -> _Candidates:
         """Content candidates: shared entities and direct links with the user's anchors
-        (``dense[m] > 0`` marks an anchor, with its weight)."""
+        (``dense[m] > 0`` marks an anchor, with its weight). The shared entities are
+        found from the anchors' slots (a few each), not from the movies of the target's
+        slots (a genre's thousands); the candidates are the same pairs, and their rank
+        order does not depend on the order they are found in."""
         parts = []
         ix = self.index
-        slots = ix.movie_slots[ix.movie_slot_ptr[t]:ix.movie_slot_ptr[t + 1]]
-        if slots.size:
-            positions, slot_of = gather(self.index.slot_movie_ptr, slots)
-            movies = self.index.slot_movies[positions]
-            w = dense[movies]
-            hit = w > 0
+        slots = ix.movie_slots[ix.movie_slot_ptr[t]:ix.movie_slot_ptr[t + 1]]  # ascending
+        anchors = np.flatnonzero(dense > 0)
+        if slots.size and anchors.size:
+            positions, owner = gather(ix.movie_slot_ptr, anchors)
+            slot = ix.movie_slots[positions]
+            at = np.minimum(np.searchsorted(slots, slot), len(slots) - 1)
+            hit = slots[at] == slot
             if hit.any():
-                movies, slot, w = movies[hit], slots[slot_of[hit]], w[hit]
+                movies, slot = anchors[owner[hit]], slot[hit]
+                w = dense[movies]
                 m = len(movies)
                 parts.append(_Candidates(np.full(m, _CONTENT, np.int8), ix.slot_source[slot],
                                          movies, self.index.slot_entity[slot],

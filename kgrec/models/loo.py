@@ -208,7 +208,6 @@ class SparseLinearLOO(LinearLOO):
     def __init__(self, history: Tensor, owner: Tensor, cols: Tensor, values: Tensor,
                  num_items: int):
         self.history, self.num_items = history, int(num_items)
-        n = len(history)
         self.owner, self.cols, self.values = owner.long(), cols.long(), values.float()
         self.total = torch.zeros(self.num_items, dtype=self.values.dtype,
                                  device=self.values.device).index_add_(0, self.cols, self.values)
@@ -216,7 +215,6 @@ class SparseLinearLOO(LinearLOO):
         self.row_squares = self._per_row(self.values * self.values)
         #: sorted lookup keys ``owner * I + col`` of the entries
         self.keys = self.owner * self.num_items + self.cols
-        self._n = n
 
     def _per_row(self, values: Tensor) -> Tensor:
         return torch.zeros(len(self.history), dtype=values.dtype,
@@ -224,7 +222,7 @@ class SparseLinearLOO(LinearLOO):
 
     def _at(self, items: Tensor) -> Tensor:
         items = torch.as_tensor(items, dtype=torch.long, device=self.keys.device).reshape(-1)
-        query = (torch.arange(self._n, device=self.keys.device)[:, None] * self.num_items
+        query = (torch.arange(len(self.history), device=self.keys.device)[:, None] * self.num_items
                  + items[None, :])                     # [n, m]
         if not len(self.keys):
             return torch.zeros(query.shape, dtype=self.values.dtype)
@@ -242,8 +240,20 @@ class SparseLinearLOO(LinearLOO):
         return torch.cat([t[None], t[None] - self._at(items)])
 
     def column(self, item: int) -> np.ndarray:
-        t = float(self.total[int(item)])
-        at = self._at(torch.tensor([int(item)]))[:, 0].numpy().astype(np.float64)
+        # numpy: ten single columns per request, where small torch calls cost more
+        arrays = getattr(self, "_arrays", None)
+        if arrays is None:
+            arrays = self._arrays = (self.total.cpu().numpy(), self.keys.cpu().numpy(),
+                                     self.values.cpu().numpy())
+        total, keys, values = arrays
+        item = int(item)
+        t = float(total[item])
+        at = np.zeros(len(self.history), dtype=np.float64)
+        if len(keys):
+            query = np.arange(len(self.history), dtype=np.int64) * self.num_items + item
+            pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+            found = keys[pos] == query
+            at[found] = values[pos[found]]
         return np.concatenate([[t], t - at])
 
 

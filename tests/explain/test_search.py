@@ -443,3 +443,30 @@ def test_co_like_matrix_gives_the_same_explanations_as_counting_per_request(tiny
     assert sparse._co_like_matrix is None
     assert with_matrix == without
     assert any(e.kind == "collaborative" for pair in with_matrix for part in pair for e in part)
+
+
+def test_content_paths_are_every_shared_entity_of_every_liked_anchor():
+    """Brute force over the graph's edges: the content explanations (k=None) name every
+    (liked anchor, relation, shared entity) triple, once, and nothing else."""
+    for seed in range(2):
+        kg = KnowledgeGraph.from_dataset(random_world(seed))
+        explainer = PathExplainer(kg, liked=None)
+        links: dict[tuple[int, str], set[str]] = {}  # (movie, relation and side) → entities
+        for (src, rel, dst), index in kg.edges.items():
+            if src == "movie" and dst not in ("movie", "user"):
+                for m, e in zip(index[0], index[1]):
+                    links.setdefault((int(m), rel + ">"), set()).add(kg.nodes[dst][int(e)])
+            elif dst == "movie" and src not in ("movie", "user"):
+                for e, m in zip(index[0], index[1]):
+                    links.setdefault((int(m), "<" + rel), set()).add(kg.nodes[src][int(e)])
+        rated = kg.edges[("user", "rated", "movie")]
+        for u in range(kg.num_users):
+            anchors = {int(m) for m in rated[1][rated[0] == u]}
+            for t in range(kg.num_items):
+                expected = {(kg.nodes["movie"][a], side.strip("<>"), e)
+                            for a in anchors - {t} for (m, side), ents in links.items()
+                            if m == a for e in ents & links.get((t, side), set())}
+                got = [(x.anchor, x.steps[1].relation, x.shared)
+                       for x in explainer.explain(u, t, k=None)
+                       if x.kind == "content" and x.shared is not None]
+                assert sorted(got) == sorted(expected) and len(set(got)) == len(got)
