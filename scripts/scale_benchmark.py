@@ -4,7 +4,7 @@
     python scripts/scale_benchmark.py --ratings 100000 250000 500000 1000000 --out results/scale \\
         [--epochs N] [--model hybrid] [--threads 1] [--seed 0] [--make-catalog PATH] \\
         [--catalogues DIR]
-    python scripts/scale_benchmark.py --serve MODEL_DIR   # load time, recommend() p50/p95
+    python scripts/scale_benchmark.py --serve MODEL_DIR   # load time, recommend() p50/p95 (wall, CPU)
 
 For each size a synthetic catalogue is generated with ``make_catalog.py`` (default
 ``../shared/scale/make_catalog.py``; movies, people and users scale with the ratings as
