@@ -504,9 +504,10 @@ class PathExplainer:
             return _concat([])
         co_likes = self._co_likes()
         if co_likes is not None:
-            # |L_A ∩ L_T| from the co-like matrix; u (who liked every anchor) is not a
+            # |L_A ∩ L_T| from the co-like matrix (symmetric: row t is read, one stretch
+            # of memory, rather than a column); u (who liked every anchor) is not a
             # co-rater of itself; the smallest co-rater is found when a path is shown
-            counts = co_likes[anchors, t].astype(np.int64)
+            counts = co_likes[t, anchors].astype(np.int64)
             if u != NO_USER and self._likes(u, t):
                 counts -= 1
             first = np.full(len(anchors), -1, dtype=np.int64)
@@ -543,9 +544,9 @@ class PathExplainer:
         return counts, first
 
     def _co_likes(self) -> np.ndarray | None:
-        """``int32 [I, I]``: how many users liked both movies (:math:`L^T L`), built on
-        first use when the catalogue has at most :data:`CO_LIKE_DENSE_ITEMS` movies
-        (11 MB on ML-100K; 64 MB at the limit), else ``None``."""
+        """``int32 [I, I]``: how many users liked both movies (:math:`L^T L`, symmetric),
+        built on first use when the catalogue has at most :data:`CO_LIKE_DENSE_ITEMS`
+        movies (11 MB on ML-100K; 64 MB at the limit), else ``None``."""
         if self.num_items > CO_LIKE_DENSE_ITEMS:
             return None
         matrix = self._co_like_matrix
