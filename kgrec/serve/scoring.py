@@ -65,9 +65,14 @@ CONTENT_RELATIONS = ("directed_by", "starring", "written_by", "has_genre")
 
 
 def zscore(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-    """``(x - mean) / std`` with the statistics over ``x[keep]`` (all entries when ``keep``
-    is ``None`` or empty); zeros when there is a single value."""
-    values = x[keep] if keep is not None and keep.any() else x
+    """``(x - mean) / std`` of ``x [I]`` with the statistics over ``x[keep]`` (all entries
+    when ``keep`` is ``None`` or empty); zeros when there is a single value. ``keep``: a
+    bool mask, or the indices of the kept entries (``long``, increasing: the same values
+    without a mask's search for them)."""
+    if keep is not None and keep.dtype != torch.bool:
+        values = x.index_select(0, keep) if keep.numel() else x
+    else:
+        values = x[keep] if keep is not None and keep.any() else x
     return (x - values.mean()) / values.std().clamp_min(1e-8) if values.numel() > 1 else x * 0
 
 
@@ -102,7 +107,12 @@ class Scorer:
         self.entities = sp.csr_matrix(entities, dtype=np.float32) if entities.shape[1] else None
         if self.entities is not None:
             self.entities.data[:] = 1.0
+            # G^T row-major, once: transposing per request builds a new matrix each time
+            self._entities_t = self.entities.T.tocsr()
         self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
+        # indices of the cold and warm movies, found once rather than in every request
+        self._cold_items = torch.nonzero(self.cold).squeeze(1)
+        self._warm_items = torch.nonzero(~self.cold).squeeze(1)
         self.parser = QueryParser(catalog.kg)
         self._encoder = None
         self._encoder_lock = threading.Lock()
@@ -145,7 +155,7 @@ class Scorer:
     @torch.no_grad()
     def content_scores(self, history: torch.Tensor) -> torch.Tensor:
         """``[I]`` content score of a history, standardised over the warm movies."""
-        warm = ~self.cold
+        warm = self._warm_items
         content = zscore(self.content.score_history(history)[0], warm)
         if self.entities is not None:
             content = content + zscore(self.entity_profile_scores(history), warm)
@@ -157,7 +167,7 @@ class Scorer:
 
         .. math:: p = \\frac{h G}{\\lVert h G \\rVert_1}, \\qquad s = G p
         """
-        counts = self.entities.T @ history[0].numpy().astype(np.float32)  # [E]
+        counts = self._entities_t @ history[0].numpy().astype(np.float32)  # [E]
         total = float(counts.sum())
         profile = counts / total if total > 0 else counts
         return torch.from_numpy(np.asarray(self.entities @ profile, dtype=np.float32))
@@ -281,10 +291,11 @@ class Scorer:
                 self.history(None, request.liked))[0].float())
         elif request.liked or request.user is not None:
             parts.append(self.history_scores(self.history(request.user, request.liked))[0])
-        if parts and not self.model.inductive and self.cold.any():
-            base = zscore(parts[0], ~self.cold)
-            base[self.cold] = self.content_scores(
-                self.history(request.user, request.liked))[self.cold]
+        cold = self._cold_items
+        if parts and not self.model.inductive and len(cold):
+            base = zscore(parts[0], self._warm_items)
+            base[cold] = self.content_scores(
+                self.history(request.user, request.liked)).index_select(0, cold)
             parts[0] = base
         else:
             parts = [zscore(p) for p in parts]
