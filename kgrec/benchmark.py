@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,11 +80,21 @@ class ModelReport:
     best_epoch: int | None = None
     eval_seconds: float = float("nan")
     peak_rss_mb: float = float("nan")
+    #: process CPU seconds (every thread) in user and in system mode while the model was
+    #: fitted and evaluated; a large system share means page faults or thread wake-ups
+    cpu_user_seconds: float = float("nan")
+    cpu_system_seconds: float = float("nan")
     valid_curve: list[tuple[int, float]] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     std: dict[str, float] = field(default_factory=dict)
     note: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def system_share(self) -> float:
+        """System time as a share of the model's CPU time (nan when not measured)."""
+        total = self.cpu_user_seconds + self.cpu_system_seconds
+        return self.cpu_system_seconds / total if total > 0 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         if self.note and not self.metrics:
@@ -92,7 +103,8 @@ class ModelReport:
         out.update({f"{k}_std": v for k, v in self.std.items()})
         out.update({"train_seconds": self.train_seconds, "seconds_per_epoch": self.seconds_per_epoch,
                     "best_epoch": self.best_epoch, "eval_seconds": self.eval_seconds,
-                    "peak_rss_mb": self.peak_rss_mb})
+                    "peak_rss_mb": self.peak_rss_mb, "cpu_user_seconds": self.cpu_user_seconds,
+                    "cpu_system_seconds": self.cpu_system_seconds})
         if self.seeds:
             out["seeds"] = self.seeds
         if self.note:
@@ -117,7 +129,7 @@ class BenchmarkResult:
 
     def table(self) -> str:
         head = ("model", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20", "MRR@10", "Hit@10",
-                "s/epoch", "best epoch", "train s", "peak RSS MB")
+                "s/epoch", "best epoch", "train s", "system CPU %", "peak RSS MB")
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for name, r in self.models.items():
             if not r.metrics:
@@ -137,7 +149,8 @@ class BenchmarkResult:
                 name, cell("ndcg@10"), cell("recall@10"), cell("ndcg@20"), cell("recall@20"),
                 cell("mrr@10"), cell("hit@10"), spe,
                 "–" if r.best_epoch is None else str(r.best_epoch),
-                f"{r.train_seconds:.1f}", f"{r.peak_rss_mb:.0f}"]) + " |")
+                f"{r.train_seconds:.1f}", f"{r.system_share:.0%}" if r.system_share == r.system_share
+                else "–", f"{r.peak_rss_mb:.0f}"]) + " |")
         explained = {n: r.details["explanations"] for n, r in self.models.items()
                      if "explanations" in r.details}
         if explained:
@@ -279,6 +292,7 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
             done = {p: fits[key] for p in parts
                     if (key := (p, None if get_spec(p).fit == CLOSED_FORM else seed)) in fits}
             with PeakMemory() as memory:
+                cpu = os.times()
                 start = time.perf_counter()
                 fitted = fit_model(name, ctx, cfg, fitted=done)
                 train_seconds = time.perf_counter() - start
@@ -287,9 +301,12 @@ def run_benchmark(split_dir: str | Path, dataset: str, *, data_dir: str | Path |
                                   candidates=candidates, item_popularity=ctx.item_popularity,
                                   segments=segments)
                 eval_seconds = time.perf_counter() - start
+                cpu_after = os.times()
+                cpu_seconds = (cpu_after.user - cpu.user, cpu_after.system - cpu.system)
             if name in wanted:
                 fits[(name, seed if trainable else None)] = fitted
-            runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb))
+            runs.append((seed, fitted, result, train_seconds, eval_seconds, memory.peak_mb,
+                         cpu_seconds))
         reports[name] = _summarise(name, runs)
         if done:
             reports[name].details["reused_fits"] = sorted(done)
@@ -412,7 +429,9 @@ def _summarise(name: str, runs: list) -> ModelReport:
     report = ModelReport(
         name, metrics, train_seconds=float(np.mean([r[3] for r in runs])),
         eval_seconds=float(np.mean([r[4] for r in runs])),
-        peak_rss_mb=float(max(r[5] for r in runs)), seeds=[r[0] for r in runs], std=std)
+        peak_rss_mb=float(max(r[5] for r in runs)), seeds=[r[0] for r in runs], std=std,
+        cpu_user_seconds=float(np.mean([r[6][0] for r in runs])),
+        cpu_system_seconds=float(np.mean([r[6][1] for r in runs])))
     if training is not None:
         report.seconds_per_epoch = float(np.mean([r[1].training.seconds_per_epoch for r in runs]))
         report.best_epoch = training.best_epoch

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DeviceFallbackWarning", "HostView", "host_view", "model_device", "resolve_device"]
+__all__ = ["DeviceFallbackWarning", "HostView", "host_view", "model_device", "num_threads",
+           "resolve_device"]
 
 
 class DeviceFallbackWarning(UserWarning):
@@ -103,3 +106,20 @@ class HostView:
 def host_view(model: Any) -> Any:
     """``model`` itself when it is on the CPU, else its :class:`HostView`."""
     return model if model_device(model).type == "cpu" else HostView(model)
+
+
+@contextmanager
+def num_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, restoring the setting after
+    (``None``, or the current count: leave it alone)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

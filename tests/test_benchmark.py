@@ -29,11 +29,16 @@ def test_benchmark_warm_split(split_dirs, tmp_path, capsys):
     for name in ("pop", "dlae", "lightgcn"):
         row = data["models"][name]
         for key in ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr@10", "hit@10",
-                    "train_seconds", "seconds_per_epoch", "best_epoch", "peak_rss_mb"):
+                    "train_seconds", "seconds_per_epoch", "best_epoch", "peak_rss_mb",
+                    "cpu_user_seconds", "cpu_system_seconds"):
             assert key in row, (name, key)
+        assert row["cpu_system_seconds"] >= 0
         assert 0 <= row["ndcg@10"] <= 1
         assert row["explanations"]["coverage"] >= 0.9
     assert data["models"]["lightgcn"]["seconds_per_epoch"] > 0
+    # LightGCN's 5 epochs run on the CPU: its user time is measured, not left at nan
+    assert data["models"]["lightgcn"]["cpu_user_seconds"] > 0
+    assert "system CPU %" in printed
     assert data["models"]["dlae"]["ndcg@10"] > data["models"]["pop"]["ndcg@10"]
     assert data["models"]["pop"]["explanations"]["fidelity_share_dropped"] == 0.0
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"

@@ -41,6 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default %(default)s)")
 
 
+def server_stack() -> str:
+    """The event loop and HTTP parser uvicorn picks (``loop="auto"``, ``http="auto"``):
+    uvloop and httptools when installed (C: less CPU per request), else asyncio's loop
+    and the pure-Python h11."""
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") is not None else "asyncio"
+    http = "httptools" if find_spec("httptools") is not None else "h11"
+    return f"{loop} event loop, {http} HTTP parser"
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import sys
@@ -85,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         start = time.perf_counter()
         app = create_app(folder, warm=True, concurrency=concurrency)
-        print(f"kgrec serve: {folder} loaded in {time.perf_counter() - start:.1f} s; "
-              f"page at http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr,
-              flush=True)
+        print(f"kgrec serve: {folder} loaded in {time.perf_counter() - start:.1f} s "
+              f"({server_stack()}); page at http://{args.host}:{args.port}/, API docs at "
+              f"/docs", file=sys.stderr, flush=True)
         uvicorn.run(app, **options)
     else:
         from kgrec.config import KGRecConfig
@@ -96,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
         # to load the model for another reason stops this process)
         KGRecConfig.load(folder / "config.toml")
         os.environ[ENV_SUPERVISOR] = str(os.getpid())
-        print(f"kgrec serve: {args.workers} workers loading {folder}; page at "
-              f"http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr, flush=True)
+        print(f"kgrec serve: {args.workers} workers loading {folder} ({server_stack()}); "
+              f"page at http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr,
+              flush=True)
         uvicorn.run("kgrec.web.app:app_from_env", factory=True, workers=args.workers,
                     **options)
     return 0

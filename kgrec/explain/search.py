@@ -94,13 +94,20 @@ class _Candidates:
         return len(self.kind)
 
 
-def _concat(parts: list[_Candidates]) -> _Candidates:
-    fields = [f.name for f in dataclasses.fields(_Candidates)]
-    if not parts:
-        return _Candidates(np.zeros(0, np.int8), *(np.zeros(0, np.int64) for _ in fields[1:-1]),
-                           np.zeros(0, np.float64))
-    return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+#: The fields of :class:`_Candidates` and their dtypes.
+_FIELDS = tuple(f.name for f in dataclasses.fields(_Candidates))
+_DTYPES = (np.int8,) + (np.int64,) * (len(_FIELDS) - 2) + (np.float64,)
 
+
+def _concat(parts: list[_Candidates]) -> _Candidates:
+    parts = [p for p in parts if len(p)]
+    if len(parts) == 1:  # most candidates come from one part: no copy
+        return _Candidates(*(getattr(parts[0], f).astype(d, copy=False)
+                             for f, d in zip(_FIELDS, _DTYPES)))
+    if not parts:
+        return _Candidates(*(np.zeros(0, d) for d in _DTYPES))
+    return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]).astype(d, copy=False)
+                         for f, d in zip(_FIELDS, _DTYPES)))
 
 
 class _Cosine:
@@ -217,6 +224,13 @@ class PathExplainer:
         self._anchor_effect = anchor_effect
         self.index = GraphIndex(kg, liked)
         self.titles, self.same_film = unambiguous_titles(kg, movies)
+        groups: dict[int, list[int]] = {}
+        for i, group in enumerate(self.same_film.tolist()):
+            groups.setdefault(group, []).append(i)
+        #: movie index → the movies that are the same film (itself included), only for
+        #: the few movies that have another copy
+        self._copies = {i: np.array(members, dtype=np.int64) for members in groups.values()
+                        if len(members) > 1 for i in members}
         strong = [s.relation in STRONG_RELATIONS for s in self.index.sources]
         #: per source (and one extra for collaborative candidates): whether it is weak
         self._source_weak = np.array([not x for x in strong] + [False], dtype=bool)
@@ -346,8 +360,9 @@ class PathExplainer:
         u = self._resolve(user, "user")
         t = self._resolve(item, "movie")
         items, weights, dense, raters, rater_anchor = self._history(u)
-        same = self._same_film_mask(t)
-        keep = ~same[items]  # the item (or another copy of it) never explains itself
+        # the item (or another copy of it) never explains itself
+        same: int | np.ndarray = self._copies.get(t, t)
+        keep = ~np.isin(items, same) if isinstance(same, np.ndarray) else items != t
         if exclude_items is not None:
             excluded = np.array([self._resolve(x, "movie") for x in exclude_items],
                                 dtype=np.int64)
@@ -355,7 +370,7 @@ class PathExplainer:
                 keep &= ~np.isin(items, excluded)
                 dense = dense.copy()
                 dense[excluded] = 0.0
-        if dense[same].any():
+        if np.any(dense[same]):
             dense = dense.copy()
             dense[same] = 0.0
         return self._explain(u, t, items, weights, keep, dense, raters, rater_anchor, k)
@@ -509,9 +524,10 @@ class PathExplainer:
             return _concat([])
         co_likes = self._co_likes()
         if co_likes is not None:
-            # |L_A ∩ L_T| from the co-like matrix; u (who liked every anchor) is not a
+            # |L_A ∩ L_T| from the co-like matrix (symmetric: row t is read, one stretch
+            # of memory, rather than a column); u (who liked every anchor) is not a
             # co-rater of itself; the smallest co-rater is found when a path is shown
-            counts = co_likes[anchors, t].astype(np.int64)
+            counts = co_likes[t, anchors].astype(np.int64)
             if u != NO_USER and self._likes(u, t):
                 counts -= 1
             first = np.full(len(anchors), -1, dtype=np.int64)
@@ -548,9 +564,9 @@ class PathExplainer:
         return counts, first
 
     def _co_likes(self) -> np.ndarray | None:
-        """``int32 [I, I]``: how many users liked both movies (:math:`L^T L`), built on
-        first use when the catalogue has at most :data:`CO_LIKE_DENSE_ITEMS` movies
-        (11 MB on ML-100K; 64 MB at the limit), else ``None``."""
+        """``int32 [I, I]``: how many users liked both movies (:math:`L^T L`, symmetric),
+        built on first use when the catalogue has at most :data:`CO_LIKE_DENSE_ITEMS`
+        movies (11 MB on ML-100K; 64 MB at the limit), else ``None``."""
         if self.num_items > CO_LIKE_DENSE_ITEMS:
             return None
         matrix = self._co_like_matrix
@@ -584,17 +600,16 @@ class PathExplainer:
         """[n] bool: candidates through a weak relation (collaborative ones are strong)."""
         return self._source_weak[np.where(c.source >= 0, c.source, len(self.index.sources))]
 
-    def _order(self, u: int, t: int, c: _Candidates) -> np.ndarray:
+    def _order(self, u: int, t: int, c: _Candidates, nodes: np.ndarray) -> np.ndarray:
         """Candidate indices in rank order: strong before weak, then a shared entity with
         a name before one without ("directed by Alfred Hitchcock" says more than "shares a
         director"), then salience (ties by kind, relation, anchor, entity); with
         ``anchor_effect`` the best candidate through
         the anchor of largest leave-one-out effect on ``t`` goes first (among strong
-        candidates when there are any)."""
+        candidates when there are any); ``nodes``: :meth:`_entity_group` of ``c``."""
         ix = self.index
         rank = np.where(c.source >= 0, c.source, len(ix.sources))  # collaborative last
         weak = self._weak(c)
-        nodes = self._entity_group(c)
         unnamed = (nodes >= 0) & ~self._named_node[np.maximum(nodes, 0)]
         order = np.lexsort((c.entity, c.anchor, rank, c.kind, -c.salience, unnamed, weak))
         effects = self._effects(u)
@@ -614,12 +629,13 @@ class PathExplainer:
         return np.concatenate([[best], order[order != best]])
 
     def _select(self, u: int, t: int, c: _Candidates, k: int | None) -> list[Explanation]:
-        order = self._order(u, t, c)
+        nodes = self._entity_group(c)
+        order = self._order(u, t, c, nodes)
         if k is None:
             return [self._materialise(u, t, c, int(i)) for i in order]
         # one explanation per shared entity and per (anchor, relation), one collaborative
         group = np.where(c.kind == _COLLAB, -1,
-                         np.where(c.entity >= 0, self._entity_group(c), -2 - np.arange(len(c))))
+                         np.where(c.entity >= 0, nodes, -2 - np.arange(len(c))))
         _, first = np.unique(group[order], return_index=True)
         distinct = order[np.sort(first)]
         pair = np.where(c.kind == _COLLAB, -1,

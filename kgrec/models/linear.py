@@ -352,7 +352,24 @@ class DLAE(SparseHistory, ScoringModel):
         if self.low_rank:
             return linear_loo(history, lambda h: self.left.index_select(0, h.to(self.left.device)).float()
                               @ self.right.T.float())
-        return linear_loo(history, lambda h: self.weight.index_select(0, h.to(self.weight.device)).float())
+        from kgrec.models.loo import LinearLOO
+
+        h = torch.as_tensor(history, dtype=torch.long).reshape(-1)
+        on = h.to(self.weight.device)
+        sums, squares = self._weight_row_stats()
+        return LinearLOO(h, self.weight.index_select(0, on).float(), sums[on], squares[on])
+
+    def _weight_row_stats(self) -> tuple[Tensor, Tensor]:
+        """``[I]`` sum and sum of squares of each row of :math:`B` (float32, the numbers
+        :class:`~kgrec.models.loo.LinearLOO` computes from a history's rows), computed
+        once per weight instead of on every request's rows."""
+        weight = self.weight
+        stats = getattr(self, "_weight_stats", None)
+        if stats is None or stats[0] is not weight or stats[1] != weight._version:
+            rows = weight.float()
+            stats = (weight, weight._version, rows.sum(1), (rows * rows).sum(1))
+            self._weight_stats = stats  # one assignment: concurrent readers see a whole tuple
+        return stats[2], stats[3]
 
     def extra_repr(self) -> str:
         form = (f"low_rank, rank={self.rank}" if self.low_rank else

@@ -67,9 +67,14 @@ CONTENT_RELATIONS = ("directed_by", "starring", "written_by", "has_genre")
 
 
 def zscore(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-    """``(x - mean) / std`` with the statistics over ``x[keep]`` (all entries when ``keep``
-    is ``None`` or empty); zeros when there is a single value."""
-    values = x[keep] if keep is not None and keep.any() else x
+    """``(x - mean) / std`` of ``x [I]`` with the statistics over ``x[keep]`` (all entries
+    when ``keep`` is ``None`` or empty); zeros when there is a single value. ``keep``: a
+    bool mask, or the indices of the kept entries (``long``, increasing: the same values
+    without a mask's search for them)."""
+    if keep is not None and keep.dtype != torch.bool:
+        values = x.index_select(0, keep) if keep.numel() else x
+    else:
+        values = x[keep] if keep is not None and keep.any() else x
     return (x - values.mean()) / values.std().clamp_min(1e-8) if values.numel() > 1 else x * 0
 
 
@@ -105,7 +110,12 @@ class Scorer:
         self.entities = sp.csr_matrix(entities, dtype=np.float32) if entities.shape[1] else None
         if self.entities is not None:
             self.entities.data[:] = 1.0
+            # G^T row-major, once: transposing per request builds a new matrix each time
+            self._entities_t = self.entities.T.tocsr()
         self.cold = torch.from_numpy(np.asarray(train.sum(0)).ravel() == 0)
+        # indices of the cold and warm movies, found once rather than in every request
+        self._cold_items = torch.nonzero(self.cold).squeeze(1)
+        self._warm_items = torch.nonzero(~self.cold).squeeze(1)
         self.cold_content = ColdContent(self.content.item_features.numpy(), self.cold.numpy(),
                                         self.entities)
         self._encoder = None
@@ -163,7 +173,7 @@ class Scorer:
         definition, over the whole catalogue. Requests need it on the cold movies only
         and take it from :attr:`cold_content` (:mod:`kgrec.serve.cold`: the same values
         up to rounding, without the two passes over the catalogue's embeddings)."""
-        warm = ~self.cold
+        warm = self._warm_items
         content = zscore(self.content.score_history(history)[0], warm)
         if self.entities is not None:
             content = content + zscore(self.entity_profile_scores(history), warm)
@@ -175,7 +185,7 @@ class Scorer:
 
         .. math:: p = \\frac{h G}{\\lVert h G \\rVert_1}, \\qquad s = G p
         """
-        counts = self.entities.T @ history[0].numpy().astype(np.float32)  # [E]
+        counts = self._entities_t @ history[0].numpy().astype(np.float32)  # [E]
         total = float(counts.sum())
         profile = counts / total if total > 0 else counts
         return torch.from_numpy(np.asarray(self.entities @ profile, dtype=np.float32))
@@ -299,9 +309,10 @@ class Scorer:
                 self.history(None, request.liked))[0].float())
         elif request.liked or request.user is not None:
             parts.append(self.history_scores(self.history(request.user, request.liked))[0])
-        if parts and not self.model.inductive and self.cold.any():
-            base = zscore(parts[0], ~self.cold)
-            base[self.cold] = torch.from_numpy(self.cold_content.scores(
+        cold = self._cold_items
+        if parts and not self.model.inductive and len(cold):
+            base = zscore(parts[0], self._warm_items)
+            base[cold] = torch.from_numpy(self.cold_content.scores(  # in the order of cold
                 self.history_items(request.user, request.liked)))
             parts[0] = base
         else:

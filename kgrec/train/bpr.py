@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kgrec.device import num_threads
 from kgrec.models.base import ScoringModel
 from kgrec.train.options import TrainConfig
 from kgrec.train.sampling import NegativeSampler
@@ -71,16 +72,18 @@ class TrainResult:
 
 
 @contextmanager
-def _threads(n: int | None):
-    if n is None:
+def _sparse_threads(model: ScoringModel, n: int | None):
+    """Give a model with a ``sparse_threads`` attribute (LightGCN) ``n`` threads for its
+    sparse products while the rest of the loop runs on its ``preferred_threads``."""
+    if not hasattr(model, "sparse_threads") or n is None:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    before = model.sparse_threads
+    model.sparse_threads = n
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        model.sparse_threads = before
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -206,8 +209,11 @@ def train_bpr(model: ScoringModel, interactions: sp.csr_matrix, config: TrainCon
     start = time.perf_counter()
     name = type(model).__name__
     try:
-        with _threads(config.threads if config.threads is not None
-                      else getattr(model, "preferred_threads", None)), \
+        # the caller's thread count, read before the loop narrows it
+        sparse = None if config.threads is not None else torch.get_num_threads()
+        with num_threads(config.threads if config.threads is not None
+                         else getattr(model, "preferred_threads", None)), \
+                _sparse_threads(model, sparse), \
                 stage(f"train {name}", config.show_progress) as progress:
             rng = seed_everything(config.seed)
             if hasattr(model, "reset_parameters"):

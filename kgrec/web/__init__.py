@@ -2,10 +2,11 @@
 
 Stack: **FastAPI** on **uvicorn**. FastAPI types every request and response with pydantic
 models (already the project's validation library), turns them into an OpenAPI document
-with browsable docs at ``/docs`` (served offline by ``fastapi-offline``, no CDN), runs
-plain ``def`` routes in a thread pool, and comes with a test client; uvicorn is the
-reference ASGI server, whose ``workers`` option starts real processes, each importing the
-app through a factory. Both are among the most used and most actively maintained Python
+with browsable docs at ``/docs`` (served offline by ``fastapi-offline``, no CDN), and
+comes with a test client; uvicorn is the reference ASGI server, whose ``workers`` option
+starts real processes, each importing the app through a factory, and which runs on
+``uvloop`` and ``httptools`` (C) when they are installed. The routes are ``async``: each
+request's computation runs in the app's own small pool of threads (``concurrency``). Both are among the most used and most actively maintained Python
 web packages. The alternatives weighed: Flask (WSGI, no typed schemas or OpenAPI without
 plug-ins), Starlette alone (FastAPI's base, but the schemas and docs would be ours to
 write), aiohttp (no schema layer), Django (far more than a JSON API and one page need).

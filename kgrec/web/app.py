@@ -5,11 +5,19 @@
 folder from :data:`ENV_MODEL` (set by ``kgrec serve`` for its workers, like
 :data:`ENV_SUPERVISOR`: the only environment variables kgrec reads besides the cache
 root). The recommender is loaded once
-per process, before the first request, and then shared by all requests: the route
-functions are plain ``def``\\ s, which FastAPI runs in its thread pool, so several calls
-run on that one instance at once (it keeps no per-call state; ``tests/web/test_live.py``
-checks that a concurrent burst gives the serial answers). ``--workers N`` gives N
-processes, each with its own copy of the model.
+per process, before the first request, and then shared by all requests: the event loop
+parses requests and writes answers, and each request's computation (the library call and
+the JSON of its answer) runs in a pool of ``concurrency`` threads of the app's own, so
+several calls may run on that one instance at once (it keeps no per-call state;
+``tests/web/test_live.py`` checks that a concurrent burst gives the serial answers).
+Requests waiting for a thread wait in the event loop, not as threads competing for the
+interpreter lock. ``--workers N`` gives N processes, each with its own copy of the model.
+
+Answers are serialised once, straight from plain values, by pydantic's core
+(:func:`json_response`): the response models of :mod:`kgrec.web.schemas` describe them in
+the OpenAPI document, and ``tests/web/test_app.py`` checks that every answer is exactly
+what validating it through its model would give, but they are not validated again on
+every request.
 
 Files: the model folder is read once, at start-up, and the page's three assets (package
 data) are read into memory then too. The text encoder that free-text queries need (the
@@ -20,6 +28,7 @@ file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -27,6 +36,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +58,7 @@ from kgrec.web.schemas import (
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from starlette.responses import Response
 
     from kgrec.explain import Explanation
     from kgrec.recommender import Recommender
@@ -74,6 +85,16 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 ERRORS = {404: {"model": Problem, "description": "unknown user, title, genre or movie"},
           413: {"model": Problem, "description": "request body too large"},
           422: {"model": Problem, "description": "invalid request (bad k, empty query...)"}}
+
+
+def json_response(body: Any) -> Response:
+    """A 200 ``application/json`` response of ``body``: plain JSON values (and pydantic
+    models) laid out as its response model's fields, serialised by pydantic's core exactly
+    as FastAPI would serialise them through that model, without validating them again."""
+    from pydantic_core import to_json
+    from starlette.responses import Response
+
+    return Response(to_json(body), media_type="application/json")
 
 
 def _explanations(expl: Sequence[Explanation], catalog: Catalog) -> list[dict[str, Any]]:
@@ -164,8 +185,9 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         max_body_bytes: larger request bodies are refused with 413.
         warm: when the server starts, load the query text encoder in a background thread
             (requests are answered meanwhile; a query waits for the encoder).
-        concurrency: how many requests this process computes at once (the others wait
-            their turn in the server's thread pool). The recommender is safe to call from
+        concurrency: how many requests this process computes at once (the size of its
+            pool of computing threads; the others wait their turn in the event loop). The
+            recommender is safe to call from
             any number of threads, but its work is CPU-bound Python and numpy/torch calls
             that take and release the interpreter lock thousands of times a request: more
             than one computing thread per core only adds lock hand-offs (measured on
@@ -188,12 +210,11 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-    gate = threading.BoundedSemaphore(concurrency)
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kgrec-request")
 
-    def compute(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """:func:`call_library` once one of the ``concurrency`` slots is free."""
-        with gate:
-            return call_library(fn, *args, **kwargs)
+    async def compute(answer: Callable[[], Response]) -> Response:
+        """``answer()`` in one of the ``concurrency`` computing threads."""
+        return await asyncio.get_running_loop().run_in_executor(pool, answer)
 
     folder = None
     if isinstance(model, (str, Path)):
@@ -203,6 +224,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
         rec = model
     catalog = Catalog(rec)
     info = _model_info(rec, folder, catalog)
+    info_json = ModelInfo.model_validate(info).model_dump_json().encode()
     assets = _read_assets()
     pid = os.getpid()
 
@@ -212,6 +234,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
             threading.Thread(target=_warm_up, args=(rec,), name="kgrec-warm-up",
                              daemon=True).start()
         yield
+        pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPIOffline(
         lifespan=lifespan, title="kgrec", version=__version__,
@@ -229,31 +252,26 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
                                  "Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
-    def page() -> Response:
+    async def page() -> Response:
         return page_asset("index.html")
 
     @app.get("/static/{name}", include_in_schema=False)
-    def static(name: str) -> Response:
+    async def static(name: str) -> Response:
         if name not in ASSETS or name == "index.html":
             raise ProblemError(404, f"no such asset: {name}")
         return page_asset(name)
 
     @app.get("/health", response_model=Health, tags=["service"])
-    def health() -> dict[str, Any]:
+    async def health() -> Response:
         """Liveness: answers once the model is loaded."""
-        return {"status": "ok", "model": info["model"], "pid": pid}
+        return json_response({"status": "ok", "model": info["model"], "pid": pid})
 
     @app.get("/v1/model", response_model=ModelInfo, tags=["service"])
-    def model_info() -> dict[str, Any]:
+    async def model_info() -> Response:
         """The loaded model: dataset, model name, configuration, sizes, versions."""
-        return info
+        return Response(info_json, media_type="application/json")
 
-    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERRORS,
-              tags=["recommend"])
-    def recommend(request: RecommendRequest) -> dict[str, Any]:
-        """Top-``k`` movies for a known user, liked titles, a request in words, or a mix,
-        each with its explanation paths (and, with ``graph=true``, their subgraph as
-        SVG)."""
+    def answer_recommend(request: RecommendRequest) -> Response:
         if request.k > MAX_K:
             raise ProblemError(422, f"k must be at most {MAX_K}, got {request.k}")
         kwargs: dict[str, Any] = {}
@@ -261,8 +279,7 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
             kwargs["exclude_seen"] = False
         if request.session is not None:
             kwargs["session"] = request.session
-
-        recs = compute(rec.recommend, user=request.user, k=request.k,
+        recs = call_library(rec.recommend, user=request.user, k=request.k,
                             query=request.query, liked=request.liked,
                             filters=request.library_filters(), explain=request.explain,
                             **kwargs)
@@ -275,38 +292,54 @@ def create_app(model: str | Path | Recommender, *, max_body_bytes: int = MAX_BOD
             if request.graph:
                 item["graph_svg"] = explanation_svg(expl, f"movie:{r.item_id}", catalog.label)
             out.append(item)
-        return {"recommendations": out, "request": request}
+        return json_response({"recommendations": out, "request": request})
 
-    @app.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS,
+    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERRORS,
               tags=["recommend"])
-    def explain(request: ExplainRequest) -> dict[str, Any]:
-        """Explanation paths from a known user to a movie (item id, ``movie:ID`` or
-        title), most salient first."""
-        paths = compute(rec.explain, request.user, request.movie, request.k)
+    async def recommend(request: RecommendRequest) -> Response:
+        """Top-``k`` movies for a known user, liked titles, a request in words, or a mix,
+        each with its explanation paths (and, with ``graph=true``, their subgraph as
+        SVG)."""
+        return await compute(lambda: answer_recommend(request))
+
+    def answer_explain(request: ExplainRequest) -> Response:
+        paths = call_library(rec.explain, request.user, request.movie, request.k)
         item = (paths[0].item.partition(":")[2] if paths
                 else catalog.find(request.movie))
         expl = _explanations(paths, catalog)
         svg = explanation_svg(expl, f"movie:{item}", catalog.label) if request.graph else None
-        return {"user": request.user, "movie": _movie(catalog, item), "explanations": expl,
-                "graph_svg": svg}
+        return json_response({"user": request.user, "movie": _movie(catalog, item),
+                              "explanations": expl, "graph_svg": svg})
+
+    @app.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS,
+              tags=["recommend"])
+    async def explain(request: ExplainRequest) -> Response:
+        """Explanation paths from a known user to a movie (item id, ``movie:ID`` or
+        title), most salient first."""
+        return await compute(lambda: answer_explain(request))
+
+    def answer_feedback(request: FeedbackRequest) -> Response:
+        session = call_library(rec.feedback, request.who, request.item, request.signal)
+        return json_response({"session": session.key,
+                              "events": [e.to_dict() for e in session.events]})
 
     @app.post("/v1/feedback", response_model=FeedbackResponse, responses=ERRORS,
               tags=["recommend"])
-    def feedback(request: FeedbackRequest) -> dict[str, Any]:
+    async def feedback(request: FeedbackRequest) -> Response:
         """Record a like, dislike, more_like_this, not_interested (or undo the latest) for
         a known user or a session; the next ``/v1/recommend`` of that user (or with that
         ``session``) reflects it. Sessions live in this worker's memory: with several
         workers a session's requests must reach the same worker."""
-        session = compute(rec.feedback, request.who, request.item, request.signal)
-        return {"session": session.key, "events": [e.to_dict() for e in session.events]}
+        return await compute(lambda: answer_feedback(request))
 
     @app.get("/v1/movies", response_model=MoviesResponse, tags=["catalogue"])
-    def movies(search: str = Query("", max_length=200,
-                                   description="part of a title (empty: most rated)"),
-               limit: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
+    async def movies(search: str = Query("", max_length=200,
+                                         description="part of a title (empty: most rated)"),
+                     limit: int = Query(10, ge=1, le=50)) -> Response:
         """Title completion: movies whose title contains ``search``, titles starting with
         it first, then the most rated."""
-        return {"search": search, "movies": [m.as_dict() for m in catalog.search(search, limit)]}
+        return json_response({"search": search,
+                              "movies": [m.as_dict() for m in catalog.search(search, limit)]})
 
     return app
 

@@ -22,3 +22,15 @@ def test_serve_refuses_bad_arguments(tmp_path, capsys, argv, message):
     assert code == 2
     assert err.startswith("kgrec serve: error: ") and message in err
     assert err.count("\n") == 1
+
+
+def test_server_stack_names_the_loop_and_parser_uvicorn_picks(monkeypatch):
+    """uvloop and httptools when importable, else asyncio and h11 (uvicorn's fallback)."""
+    import importlib.util
+
+    from kgrec.cli import serve
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    assert serve.server_stack() == "uvloop event loop, httptools HTTP parser"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert serve.server_stack() == "asyncio event loop, h11 HTTP parser"

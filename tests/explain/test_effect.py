@@ -100,6 +100,28 @@ def test_closed_form_leave_one_out_equals_scoring_each_shorter_history():
                                    rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+def test_dlae_leave_one_out_with_its_precomputed_row_stats_is_exact():
+    """DLAE gives LinearLOO its weight rows' sums and squares, computed once per weight:
+    the very numbers LinearLOO computes from a history's rows, and refreshed when the
+    weight changes."""
+    from kgrec.models.loo import LinearLOO
+
+    dlae = _fitted_models()["dlae"]
+    for history in (torch.tensor([0, 3, 5, 8]), torch.tensor([2]), torch.arange(9)):
+        with torch.no_grad():
+            fast = dlae.history_loo(history)
+            plain = LinearLOO(history, dlae.weight.index_select(0, history).float())
+        for got, want in zip(fast.moments(), plain.moments()):
+            assert torch.equal(got, want)
+        assert torch.equal(fast.columns(), plain.columns())
+    with torch.no_grad():
+        dlae.weight.mul_(2.0)
+        history = torch.tensor([1, 4])
+        doubled = dlae.history_loo(history).moments()
+        plain = LinearLOO(history, dlae.weight.index_select(0, history).float()).moments()
+    assert all(torch.equal(a, b) for a, b in zip(doubled, plain))
+
+
 def test_model_anchor_effect_uses_the_closed_form_and_matches_leave_one_out():
     for name, model in _fitted_models().items():
         history = np.array([1, 2, 7])

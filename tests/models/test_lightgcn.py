@@ -123,10 +123,13 @@ def test_layer_mean_propagation_gradient_equals_autograd():
     assert torch.equal(LayerMeanPropagation.apply(x.detach(), A, 0), x.detach())
 
 
-def test_small_graphs_prefer_one_thread_and_training_restores_threads(monkeypatch):
+def test_small_graphs_train_on_one_thread_with_threaded_sparse_products(monkeypatch):
     from kgrec.train.bpr import train_bpr
     from kgrec.train.options import TrainConfig
 
+    from kgrec.models import lightgcn as lightgcn_module
+
+    before_all = torch.get_num_threads()
     R = _interactions()
     model = LightGCN(30, 40, normalized_adjacency(R), embedding_size=8)
     assert model.preferred_threads == 1
@@ -138,9 +141,27 @@ def test_small_graphs_prefer_one_thread_and_training_restores_threads(monkeypatc
         return original(*args)
 
     model.bpr_scores = spy
-    before = torch.get_num_threads()
-    train_bpr(model, R, TrainConfig(epochs=1, batch_size=64, show_progress=False))
-    assert set(seen) == {1} and torch.get_num_threads() == before
+    products = []
+    propagate = lightgcn_module.propagate_mean
+
+    def spy_products(*args):
+        products.append(torch.get_num_threads())
+        return propagate(*args)
+
+    monkeypatch.setattr(lightgcn_module, "propagate_mean", spy_products)
+    torch.set_num_threads(2)
+    try:
+        train_bpr(model, R, TrainConfig(epochs=1, batch_size=64, show_progress=False))
+        assert torch.get_num_threads() == 2 and model.sparse_threads is None
+        # the loop ran on one thread, the sparse products (forward and backward) on the
+        # caller's two
+        assert set(seen) == {1} and set(products) == {2} and len(products) >= 2 * len(seen)
+        products.clear()
+        train_bpr(model, R, TrainConfig(epochs=1, batch_size=64, show_progress=False,
+                                        threads=1))
+        assert set(products) == {1}  # an explicit thread count holds for the products too
+    finally:
+        torch.set_num_threads(before_all)
     # above the work threshold torch's own setting is kept
     monkeypatch.setattr(LightGCN, "SINGLE_THREAD_WORK", model.adjacency._nnz() * 8)
     assert model.preferred_threads is None

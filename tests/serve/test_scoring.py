@@ -27,6 +27,15 @@ def test_zscore():
     assert torch.equal(zscore(torch.tensor([5.0])), torch.tensor([0.0]))
 
 
+def test_zscore_over_indices_is_zscore_over_the_mask():
+    """The scorer keeps the warm movies' indices: the same numbers as their mask."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, generator=g)
+    for mask in (torch.rand(500, generator=g) < 0.9, torch.zeros(500, dtype=torch.bool),
+                 torch.ones(500, dtype=torch.bool)):
+        assert torch.equal(zscore(x, torch.nonzero(mask).squeeze(1)), zscore(x, mask))
+
+
 def test_known_user_is_the_standardised_model_score(scorer):
     assert not scorer.cold.any()  # every movie is rated in the full sample
     scores = scorer.scores(Request(0))

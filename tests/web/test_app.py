@@ -268,6 +268,83 @@ def test_openapi_and_offline_docs(client):
 
 
 
+def test_openapi_describes_every_answer_by_its_model(client):
+    """The answers are serialised without FastAPI's response validation; the OpenAPI
+    document still names each route's response model."""
+    spec = client.get("/openapi.json").json()
+    models = {("/health", "get"): "Health", ("/v1/model", "get"): "ModelInfo",
+              ("/v1/recommend", "post"): "RecommendResponse",
+              ("/v1/explain", "post"): "ExplainResponse",
+              ("/v1/feedback", "post"): "FeedbackResponse",
+              ("/v1/movies", "get"): "MoviesResponse"}
+    for (path, method), name in models.items():
+        content = spec["paths"][path][method]["responses"]["200"]["content"]
+        assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+        assert name in spec["components"]["schemas"]
+
+
+ANSWERS = [("post", "/v1/recommend", {"user": "u1", "k": 4}, "RecommendResponse"),
+           ("post", "/v1/recommend", {"user": "u1", "k": 3, "graph": True,
+                                      "filters": {"genres": ["Crime"]}}, "RecommendResponse"),
+           ("post", "/v1/recommend", {"liked": ["Heat"], "k": 5, "exclude_seen": False},
+            "RecommendResponse"),
+           ("post", "/v1/recommend", {"query": "a crime film like Pulp Fiction", "k": 3},
+            "RecommendResponse"),
+           ("post", "/v1/recommend", {"user": "u1", "k": 2, "explain": False},
+            "RecommendResponse"),
+           ("post", "/v1/explain", {"user": "u1", "movie": "Heat"}, "ExplainResponse"),
+           ("post", "/v1/explain", {"user": "u1", "movie": "Heat", "graph": False, "k": 1},
+            "ExplainResponse"),
+           ("post", "/v1/feedback", {"who": "json-check", "item": "Heat"}, "FeedbackResponse"),
+           ("get", "/v1/movies?search=the&limit=3", None, "MoviesResponse"),
+           ("get", "/health", None, "Health"), ("get", "/v1/model", None, "ModelInfo")]
+
+
+@pytest.mark.parametrize("method, path, body, model", ANSWERS)
+def test_answers_are_what_their_response_model_gives(client, monkeypatch, method, path, body,
+                                                      model):
+    """Every answer is byte for byte what FastAPI's validation of the same values through
+    the route's response model, then its JSON, gives (what the routes returned before
+    they serialised their answers themselves)."""
+    from kgrec.web import app as web_app
+    from kgrec.web import schemas
+
+    seen = []
+    real = web_app.json_response
+
+    def recording(values):
+        seen.append(values)
+        return real(values)
+
+    monkeypatch.setattr(web_app, "json_response", recording)
+    response = (client.post(path, json=body) if method == "post" else client.get(path))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    schema = getattr(schemas, model)
+    if path == "/v1/model":  # serialised once, at start-up, through the model
+        assert not seen
+        again = schema.model_validate_json(response.content).model_dump_json()
+    else:
+        assert len(seen) == 1
+        again = schema.model_validate(seen[0]).model_dump_json()
+    assert response.content == again.encode()
+    if "recommend" in path:  # the answer's request is the request as parsed
+        parsed = schemas.RecommendRequest.model_validate(body)
+        assert response.json()["request"] == parsed.model_dump(mode="json")
+
+
+def test_errors_keep_the_problem_shape_on_every_route(client):
+    """Errors raised inside the computing threads still become problem documents."""
+    for path, body, status in [("/v1/recommend", {"user": "nobody-here", "k": 3}, 404),
+                               ("/v1/recommend", {"user": "u1", "k": MAX_K + 1}, 422),
+                               ("/v1/explain", {"user": "u1", "movie": "No Such Film"}, 404),
+                               ("/v1/feedback", {"who": "u1", "item": "Heat",
+                                                 "signal": "love"}, 422)]:
+        problem = assert_problem(client.post(path, json=body), status)
+        assert problem["instance"] == path
+
+
+
 # -- feedback ------------------------------------------------------------------------------
 def test_feedback_changes_the_next_recommendation(client, web_rec):
     first = client.post("/v1/recommend", json={"user": "u3", "k": 5}).json()["recommendations"]
