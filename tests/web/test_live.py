@@ -129,4 +129,6 @@ def test_workers_stop_when_the_model_cannot_be_loaded(web_model, tmp_path):
                           "--port", str(port), "--workers", "2", "--log-level", "warning"],
                          env=env, capture_output=True, text=True, timeout=240)
     assert "does not match the manifest" in run.stderr
-    assert run.stderr.count("stopping the server") <= 2  # one per worker, no respawn loop
+    # one per worker; on a loaded machine uvicorn's supervisor may respawn a worker once
+    # before the stop reaches it (seen: 3). A respawn loop would print it until the timeout.
+    assert run.stderr.count("stopping the server") <= 4
