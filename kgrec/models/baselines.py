@@ -415,10 +415,14 @@ class GenreProfile(SparseHistory, _ClosedForm):
 
     inductive = True
     chunk = 64
+    #: Up to this many entities (columns of :math:`G`) scores are a dense product.
+    dense_entities = 512
 
     def __init__(self, item_genres: Any, num_users: int):
         super().__init__()
         import scipy.sparse as sp
+
+        self._dense_gt: np.ndarray | None = None
 
         if isinstance(item_genres, Tensor):
             item_genres = (item_genres.to_dense() if item_genres.layout != torch.strided
@@ -460,24 +464,44 @@ class GenreProfile(SparseHistory, _ClosedForm):
         return self
 
     def score(self, users: Tensor) -> Tensor:
-        """``long [B]`` → ``float [B, I]`` scores in ``[0, 1]``."""
-        return self.score_history(self.history_rows(self._check_users(users)))
+        """``long [B]`` → ``float [B, I]`` scores in ``[0, 1]`` (from the sparse
+        histories: no dense ``[B, I]`` history is built)."""
+        import scipy.sparse as sp
+
+        rows, cols = self._history_coo(self._check_users(users))
+        count = len(torch.as_tensor(users).reshape(-1))
+        H = sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
+                           (rows.cpu().numpy(), cols.cpu().numpy())),
+                          shape=(count, self.num_items))
+        return torch.from_numpy(self._profile_scores(H)).to(self.history_indptr.device)
 
     def score_history(self, history: Tensor) -> Tensor:
         """Genre-profile scores for arbitrary binary histories ``[B, I]`` (scipy sparse
         products on the CPU; the result moves to ``history``'s device)."""
         import scipy.sparse as sp
 
-        G = self.item_genres
+        h = history.detach().to("cpu", torch.float32).numpy()
+        return torch.from_numpy(self._profile_scores(sp.csr_matrix(h))).to(history.device)
+
+    def _profile_scores(self, H: Any) -> np.ndarray:
+        """``float32 [B, I]`` scores of the sparse histories ``H [B, I]``. With at most
+        :attr:`dense_entities` entities (genres) the profiles are dense and the scores one
+        matrix product with a dense :math:`G^\top` (built on first use, ``C * I``
+        floats); with more (people) the profiles stay sparse, ``chunk`` rows at a time."""
+        import scipy.sparse as sp
+
+        counts = H @ self.item_genres  # [B, C]: the entities of the rated items
+        totals = np.maximum(np.asarray(counts.sum(axis=1)).ravel(), 1.0)
+        profile = sp.diags((1.0 / totals).astype(np.float32)) @ counts
+        if self.num_entities <= self.dense_entities:
+            if self._dense_gt is None or self._dense_gt.shape[1] != self.num_items:
+                self._dense_gt = np.ascontiguousarray(self.item_genres.T.toarray())
+            return np.asarray(profile.toarray(), dtype=np.float32) @ self._dense_gt
         Gt = sp.csr_matrix((np.ones(len(self.movie_indices), dtype=np.float32),
                             self.movie_indices.cpu().numpy(), self.movie_indptr.cpu().numpy()),
                            shape=(self.num_entities, self.num_items))
-        h = history.detach().to("cpu", torch.float32).numpy()
-        out = np.empty((len(h), self.num_items), dtype=np.float32)
-        for lo in range(0, len(h), self.chunk):
+        out = np.empty((H.shape[0], self.num_items), dtype=np.float32)
+        for lo in range(0, H.shape[0], self.chunk):
             # sparse rows: the cost is the entities of the rated items and their movies
-            counts = sp.csr_matrix(h[lo:lo + self.chunk]) @ G  # [c, C]
-            totals = np.maximum(np.asarray(counts.sum(axis=1)).ravel(), 1.0)
-            profile = sp.diags(1.0 / totals) @ counts
-            out[lo:lo + self.chunk] = (profile @ Gt).toarray()  # [c, I]
-        return torch.from_numpy(out).to(history.device)
+            out[lo:lo + self.chunk] = (profile[lo:lo + self.chunk] @ Gt).toarray()  # [c, I]
+        return out

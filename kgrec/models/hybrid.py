@@ -46,6 +46,25 @@ def standardize(scores: Tensor, exclude: Tensor | None = None) -> Tensor:
     return (scores - mean) / std.clamp_min(1e-8)
 
 
+def standardize_excluding(scores: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """:func:`standardize` of ``scores [B, I]`` with the entries ``(rows[k], cols[k])``
+    (distinct) left out of the row statistics, without a dense ``[B, I]`` mask: the row
+    sums of :math:`s` and :math:`s^2` (float64) minus those of the left-out entries give
+    the mean and the population variance, so the cost is two passes over ``scores`` plus
+    the left-out entries (a user's history)."""
+    count, items = scores.shape
+    total = scores.sum(1, dtype=torch.float64)
+    squares = (scores * scores).sum(1, dtype=torch.float64)
+    rows, cols = rows.to(scores.device), cols.to(scores.device)
+    left = scores[rows, cols].double()
+    total -= torch.zeros_like(total).index_add_(0, rows, left)
+    squares -= torch.zeros_like(squares).index_add_(0, rows, left * left)
+    kept = (items - torch.bincount(rows, minlength=count)).clamp_min(1).double()
+    mean = total / kept
+    std = (squares / kept - mean * mean).clamp_min(0.0).sqrt()
+    return (scores - mean.to(scores.dtype)[:, None]) / std.to(scores.dtype).clamp_min(1e-8)[:, None]
+
+
 class ScoreFusion(ScoringModel):
     """Weighted sum of per-user standardised scores of fitted component models.
 
@@ -92,22 +111,37 @@ class ScoreFusion(ScoringModel):
             raise ValueError(f"weights must be non-negative, got {weights}")
         self.fusion_weights.copy_(values)
 
-    def _exclude(self, users: Tensor) -> Tensor | None:
+    def _history_coo(self, users: Tensor) -> tuple[Tensor, Tensor] | None:
+        """``(rows, cols)`` of the known items of ``users [B]`` (``None`` without a
+        history)."""
         if self._history is None:
             return None
         h, idx = self._history, users.cpu().numpy().astype(np.int64)
         start, stop = h.indptr[idx], h.indptr[idx + 1]
-        rows = np.repeat(np.arange(len(idx)), stop - start)
-        cols = h.indices[np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
-                         if len(idx) else np.zeros(0, np.int64)]
-        out = np.zeros((len(idx), self.num_items), dtype=bool)
-        out[rows, cols] = True
-        return torch.from_numpy(out).to(self.fusion_weights.device)
+        sizes = stop - start
+        rows = np.repeat(np.arange(len(idx)), sizes)
+        positions = np.repeat(start - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        return torch.from_numpy(rows), torch.from_numpy(h.indices[positions].astype(np.int64))
+
+    def _exclude(self, users: Tensor) -> Tensor | None:
+        """Dense ``bool [B, I]`` mask of the known items of ``users`` (``None`` without
+        a history)."""
+        coo = self._history_coo(users)
+        if coo is None:
+            return None
+        out = torch.zeros(len(users), self.num_items, dtype=torch.bool)
+        out[coo] = True
+        return out.to(self.fusion_weights.device)
 
     def component_scores(self, users: Tensor) -> dict[str, Tensor]:
-        """Standardised scores ``[B, I]`` of each component."""
-        exclude = self._exclude(users)
-        return {name: standardize(model.score(users), exclude)
+        """Standardised scores ``[B, I]`` of each component (the users' known items left
+        out of the statistics: :func:`standardize_excluding`)."""
+        users = torch.as_tensor(users).long().reshape(-1)
+        coo = self._history_coo(users)
+        if coo is None:
+            return {name: standardize(model.score(users))
+                    for name, model in self.components.items()}
+        return {name: standardize_excluding(model.score(users), *coo)
                 for name, model in self.components.items()}
 
     @property

@@ -301,13 +301,18 @@ class DLAE(SparseHistory, ScoringModel):
 
         Up to :data:`SPARSE_SCORE_USERS` users (a request), the sum of the history's rows
         of :math:`B` (or of :math:`L`, then one product with :math:`R^T`):
-        ``O(nnz I)`` instead of the dense ``O(B I^2)`` product, same numbers."""
+        ``O(nnz I)`` instead of the dense ``O(B I^2)`` product, same numbers. The
+        neighbourhood form always sums the rows of its sparse :math:`B`: the cost is
+        the entries of those rows (``history x neighbors`` per user), where the sparse
+        ``B^T h^T`` product of :meth:`score_history` touches every entry of :math:`B`
+        for each user (10,000 validation users of the 1M catalogue: minutes)."""
         users = torch.as_tensor(users).long().reshape(-1)
+        if self.sparse_weights:
+            rows, cols = self._history_coo(users)
+            return self._sparse_rows_sum(rows, cols, len(users))
         if len(users) > SPARSE_SCORE_USERS:
             return self.score_history(self.history_rows(users))
         rows, cols = self._history_coo(users)
-        if self.sparse_weights:
-            return self._sparse_rows_sum(rows, cols, len(users))
         factor = self.left if self.low_rank else self.weight
         rows, cols = rows.to(factor.device), cols.to(factor.device)
         summed = torch.zeros(len(users), factor.shape[1], device=factor.device)

@@ -65,3 +65,24 @@ def test_history_mask_of_a_batch_is_the_users_training_rows():
     np.testing.assert_array_equal(fusion._exclude(users).numpy(),
                                   X[users.numpy()].toarray() > 0)
     assert fusion._exclude(torch.zeros(0, dtype=torch.long)).shape == (0, 30)
+
+
+def test_standardize_excluding_equals_the_dense_mask_and_fusion_uses_it():
+    """Row statistics from sums minus the left-out entries: the same z-scores as the
+    dense mask, for repeated users and users without a history."""
+    from kgrec.models.hybrid import standardize_excluding
+
+    dense = _data(seed=4).toarray()
+    dense[5] = 0
+    X = sp.csr_matrix(dense)
+    fusion = ScoreFusion({"ease": EASE(40, 30, reg=10.0).fit(X), "pop": Popularity(40, 30).fit(X)},
+                         {"ease": 0.5, "pop": 0.5}, history=X)
+    users = torch.tensor([5, 1, 1, 39])
+    scores = torch.randn(4, 30, generator=torch.Generator().manual_seed(0)) * 50 + 7
+    rows, cols = fusion._history_coo(users)
+    exclude = fusion._exclude(users)
+    torch.testing.assert_close(standardize_excluding(scores, rows, cols),
+                               standardize(scores, exclude), atol=1e-5, rtol=1e-5)
+    for name, z in fusion.component_scores(users).items():
+        expected = standardize(fusion.components[name].score(users), exclude)
+        torch.testing.assert_close(z, expected, atol=1e-5, rtol=1e-5)
