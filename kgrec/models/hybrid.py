@@ -19,7 +19,7 @@ standardised sum ranks better than either (measured in ``scripts/benchmark.py``)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -94,6 +94,26 @@ class ScoreFusion(ScoringModel):
         # scipy, not a tensor: it only selects rows, whose mask then moves to the scores'
         # device (a dense [U, I] buffer would not scale)
         self._history = None if history is None else sp.csr_matrix(history)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # A hybrid saved with fewer components (a large catalogue's DLAE-only hybrid,
+        # saved before ``model.hybrid_large_components``): its weights have fewer
+        # entries and its state no slot beyond them. When the saved slots are, buffer
+        # for buffer, this fusion's first components, the later ones are dropped.
+        saved = state_dict.get(prefix + "fusion_weights")
+        kept = 0 if saved is None else int(saved.numel())
+        slots = prefix + "_modules_by_slot."
+        if saved is not None and 0 < kept < len(self.names) and not any(
+                key.startswith(f"{slots}{i}.") for key in state_dict
+                for i in range(kept, len(self.names))):
+            same = all({k[len(f"{slots}{i}."):] for k in state_dict if k.startswith(f"{slots}{i}.")}
+                       == set(module.state_dict()) for i, module in
+                       enumerate(list(self._modules_by_slot)[:kept]))
+            if same:
+                self.names = self.names[:kept]
+                self._modules_by_slot = torch.nn.ModuleList(list(self._modules_by_slot)[:kept])
+                self.fusion_weights = torch.zeros(kept, device=self.fusion_weights.device)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def weight_dict(self) -> dict[str, float]:
         """Component name → fusion weight."""

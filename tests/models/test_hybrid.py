@@ -86,3 +86,25 @@ def test_standardize_excluding_equals_the_dense_mask_and_fusion_uses_it():
     for name, z in fusion.component_scores(users).items():
         expected = standardize(fusion.components[name].score(users), exclude)
         torch.testing.assert_close(z, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_state_saved_with_fewer_components_loads_into_its_first_components():
+    """A large catalogue's hybrid saved before ``hybrid_large_components`` holds only
+    DLAE: it loads into the larger default fusion, which keeps that component alone;
+    a state whose slots do not match is still an error."""
+    from kgrec.models.linear import DLAE
+
+    X = _data(seed=6)
+    old = ScoreFusion({"dlae": DLAE(40, 30, reg=10.0, max_dense_items=0, neighbors=5).fit(X)},
+                      history=X)
+    new = ScoreFusion({"dlae": DLAE(40, 30, reg=10.0, max_dense_items=0, neighbors=5),
+                       "pop": Popularity(40, 30)}, history=X)
+    new.load_state_dict(old.state_dict(), strict=True)
+    assert new.names == ["dlae"] and new.weight_dict() == pytest.approx({"dlae": 1.0})
+    users = torch.arange(6)
+    torch.testing.assert_close(new.score(users), old.score(users))
+    other = ScoreFusion({"pop": Popularity(40, 30).fit(X)}, history=X)
+    mismatched = ScoreFusion({"dlae": DLAE(40, 30, reg=10.0, max_dense_items=0, neighbors=5),
+                              "pop": Popularity(40, 30)}, history=X)
+    with pytest.raises(RuntimeError):
+        mismatched.load_state_dict(other.state_dict(), strict=True)
