@@ -80,7 +80,7 @@ def test_hybrid_on_a_large_catalogue_keeps_its_closed_form_parts(catalogue, tmp_
                                   model_options={"hybrid_bpr_max_items": 10,
                                                  "dlae_neighbors": 20})
     weights = result["fusion_weights"]
-    assert set(weights) == {"dlae", "pop", "genre-profile", "director-profile"}
+    assert set(weights) == {"dlae", "log-pop", "genre-profile", "director-profile"}
     assert sum(weights.values()) == pytest.approx(1.0)
     assert 0 < result["metrics"]["ndcg@10"] <= 1
     assert result["serve"]["users"] > 0 and result["serve"]["p95_ms"] > 0
@@ -107,7 +107,7 @@ def test_scale_compare_reports_validation_and_test_with_overrides(catalogue, tmp
     for row in result["models"].values():
         assert all(0 <= row[k] <= 1 for k in ("valid_ndcg@10", "valid_recall@20", "ndcg@10",
                                               "recall@20"))
-    assert set(result["models"]["hybrid"]["weights"]) == {"dlae", "pop", "genre-profile",
+    assert set(result["models"]["hybrid"]["weights"]) == {"dlae", "log-pop", "genre-profile",
                                                           "director-profile"}
     with pytest.raises(SystemExit):
         module.main([str(catalogue), "--set", "model.knn_shrinkage"])

@@ -169,16 +169,28 @@ class ScoreFusion(ScoringModel):
         """Component name → model."""
         return dict(zip(self.names, self._modules_by_slot))
 
+    def _weighted(self) -> dict[str, float]:
+        """The components with a non-zero weight (all of them when every weight is 0),
+        name → weight: a component the fusion gives no weight is not scored."""
+        weights = self.weight_dict()
+        return {n: w for n, w in weights.items() if w != 0.0} or weights
+
     def score(self, users: Tensor) -> Tensor:
-        parts = self.component_scores(users)
-        return sum(w * parts[n] for n, w in self.weight_dict().items())
+        users = torch.as_tensor(users).long().reshape(-1)
+        weights, coo = self._weighted(), self._history_coo(users)
+        models = self.components
+
+        def z(name: str) -> Tensor:
+            scores = models[name].score(users)
+            return standardize(scores) if coo is None else standardize_excluding(scores, *coo)
+        return sum(w * z(n) for n, w in weights.items())
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores for arbitrary binary histories ``[B, I]`` (users not in training):
         the weighted sum of the components' standardised ``score_history``."""
         exclude = history > 0
         return sum(w * standardize(self.components[n].score_history(history), exclude)
-                   for n, w in self.weight_dict().items())
+                   for n, w in self._weighted().items())
 
     def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
         """Leave-one-out scores of one history ``long [n]``

@@ -93,6 +93,12 @@ def _pop(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     return Popularity(inputs.kg.num_users, inputs.kg.num_items)
 
 
+def _log_pop(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    from kgrec.models.baselines import Popularity
+
+    return Popularity(inputs.kg.num_users, inputs.kg.num_items, log=True)
+
+
 def _itemknn(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import ItemKNN
 
@@ -259,6 +265,8 @@ def _always(config: KGRecConfig) -> bool:
 #: name → spec. The only place model names are written out.
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("pop", _pop, CLOSED_FORM, "popularity: training interaction counts"),
+    ModelSpec("log-pop", _log_pop, CLOSED_FORM,
+              "popularity on a log scale (ranks as pop; adds better in a fusion)"),
     ModelSpec("itemknn", _itemknn, CLOSED_FORM, "item-item cosine k nearest neighbours"),
     ModelSpec("ease", _ease, CLOSED_FORM, "EASE linear item-item autoencoder"),
     ModelSpec("dlae", _dlae, CLOSED_FORM, "DLAE: EASE with dropout-scaled regularisation"),

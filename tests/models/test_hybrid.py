@@ -108,3 +108,24 @@ def test_a_state_saved_with_fewer_components_loads_into_its_first_components():
                               "pop": Popularity(40, 30)}, history=X)
     with pytest.raises(RuntimeError):
         mismatched.load_state_dict(other.state_dict(), strict=True)
+
+
+def test_log_popularity_ranks_as_counts_and_zero_weights_are_not_scored():
+    X = _data(seed=7)
+    counts, logs = Popularity(40, 30).fit(X), Popularity(40, 30, log=True).fit(X)
+    users = torch.arange(3)
+    torch.testing.assert_close(logs.score(users), torch.log1p(counts.score(users)))
+    assert torch.equal(logs.score(users).argsort(dim=1, stable=True),
+                       counts.score(users).argsort(dim=1, stable=True))
+
+    class Refuses(Popularity):
+        def score(self, users):
+            raise AssertionError("a component with weight 0 was scored")
+
+        score_history = score
+
+    fusion = ScoreFusion({"pop": counts, "off": Refuses(40, 30).fit(X)}, {"pop": 1.0}, history=X)
+    z = standardize(counts.score(users), fusion._exclude(users))
+    torch.testing.assert_close(fusion.score(users), z, atol=1e-5, rtol=1e-5)
+    h = fusion.components["pop"].score_history(torch.ones(2, 30))
+    assert fusion.score_history(torch.ones(2, 30)).shape == h.shape

@@ -197,8 +197,8 @@ def test_large_hybrid_parts_follow_the_config_and_the_graph():
     config = KGRecConfig().replace(model={"hybrid_bpr_max_items": 4})
     assert hybrid_parts(Inputs(4, set()), config) == ["dlae", "lightgcn"]
     assert hybrid_parts(Inputs(5, {"has_genre", "directed_by"}), config) == [
-        "dlae", "pop", "genre-profile", "director-profile"]
-    assert hybrid_parts(Inputs(5, {"has_genre"}), config) == ["dlae", "pop", "genre-profile"]
+        "dlae", "log-pop", "genre-profile", "director-profile"]
+    assert hybrid_parts(Inputs(5, {"has_genre"}), config) == ["dlae", "log-pop", "genre-profile"]
     only = config.replace(model={"hybrid_large_components": ("director-profile",)})
     with pytest.raises(ValueError, match="hybrid_large_components"):
         hybrid_parts(Inputs(5, set()), only)
