@@ -197,7 +197,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
     ax_t.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from kgrec.io import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
     return path
 
@@ -294,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                       load_average=os.getloadavg()[0], model=a.model, epochs=a.epochs,
                       threads=a.threads)
         rows.append(result)
-        (a.out / "scale.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        from kgrec.io import atomic_write_text
+
+        atomic_write_text(a.out / "scale.json", json.dumps(rows, indent=2))
     print(table(rows))
     png = plot(rows, a.out / "scale.png")
     print(f"wrote {a.out / 'scale.json'}" + (f" and {png}" if png else ""), file=sys.stderr)

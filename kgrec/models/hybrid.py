@@ -48,21 +48,26 @@ def standardize(scores: Tensor, exclude: Tensor | None = None) -> Tensor:
 
 def standardize_excluding(scores: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
     """:func:`standardize` of ``scores [B, I]`` with the entries ``(rows[k], cols[k])``
-    (distinct) left out of the row statistics, without a dense ``[B, I]`` mask: the row
-    sums of :math:`s` and :math:`s^2` (float64) minus those of the left-out entries give
-    the mean and the population variance, so the cost is two passes over ``scores`` plus
-    the left-out entries (a user's history)."""
+    (distinct) left out of the row statistics, without a dense ``[B, I]`` mask.
+
+    The scores are centred on their row means over all items (one new tensor, float32
+    sums); the kept items' mean offset and variance then follow from the row sums of the
+    centred values and of their squares minus those of the left-out entries (a user's
+    history), in float64, and the centred tensor is shifted and scaled in place: four
+    passes over ``scores`` instead of a masked two-pass computation in float64."""
     count, items = scores.shape
-    total = scores.sum(1, dtype=torch.float64)
-    squares = (scores * scores).sum(1, dtype=torch.float64)
     rows, cols = rows.to(scores.device), cols.to(scores.device)
-    left = scores[rows, cols].double()
-    total -= torch.zeros_like(total).index_add_(0, rows, left)
-    squares -= torch.zeros_like(squares).index_add_(0, rows, left * left)
+    out = scores - (scores.sum(1) / items)[:, None]
+    left = out[rows, cols].double()
+    kept_sum = out.sum(1).double() - torch.zeros(count, dtype=torch.float64,
+                                                 device=out.device).index_add_(0, rows, left)
+    kept_squares = (torch.linalg.vector_norm(out, dim=1).double() ** 2
+                    - torch.zeros(count, dtype=torch.float64,
+                                  device=out.device).index_add_(0, rows, left * left))
     kept = (items - torch.bincount(rows, minlength=count)).clamp_min(1).double()
-    mean = total / kept
-    std = (squares / kept - mean * mean).clamp_min(0.0).sqrt()
-    return (scores - mean.to(scores.dtype)[:, None]) / std.to(scores.dtype).clamp_min(1e-8)[:, None]
+    shift = kept_sum / kept
+    std = (kept_squares / kept - shift * shift).clamp_min(0.0).sqrt()
+    return out.sub_(shift.to(out.dtype)[:, None]).div_(std.to(out.dtype).clamp_min(1e-8)[:, None])
 
 
 class ScoreFusion(ScoringModel):
@@ -180,10 +185,12 @@ class ScoreFusion(ScoringModel):
         weights, coo = self._weighted(), self._history_coo(users)
         models = self.components
 
-        def z(name: str) -> Tensor:
+        total = None
+        for name, weight in weights.items():  # accumulated in place: one [B, I] at a time
             scores = models[name].score(users)
-            return standardize(scores) if coo is None else standardize_excluding(scores, *coo)
-        return sum(w * z(n) for n, w in weights.items())
+            z = standardize(scores) if coo is None else standardize_excluding(scores, *coo)
+            total = z.mul_(weight) if total is None else total.add_(z, alpha=weight)
+        return total
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores for arbitrary binary histories ``[B, I]`` (users not in training):
