@@ -180,6 +180,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    rows = sorted(rows, key=lambda r: r["ratings"])  # sizes may have run in any order
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
     for name in STAGES:
         kept = [r for r in rows if not r["stages"][name].get("skipped")]
@@ -208,7 +209,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = "| ratings | movies | people | users | " + " | ".join(STAGES) + \
         " | total s (wall) | peak MB | NDCG@10 (valid) |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r["ratings"]):
         st = r["stages"]
         cells = ["skipped" if st[s].get("skipped") else
                  f"{st[s]['seconds']:.1f} s ({st[s]['cpu_seconds']:.1f} CPU) / "
