@@ -184,6 +184,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    rows = sorted(rows, key=lambda r: r["ratings"])  # sizes may have run in any order
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
     for name in STAGES:
         kept = [r for r in rows if not r["stages"][name].get("skipped")]
@@ -201,7 +202,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
     ax_t.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from kgrec.io import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
     return path
 
@@ -210,7 +213,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = "| ratings | movies | people | users | " + " | ".join(STAGES) + \
         " | total s (wall) | peak MB | NDCG@10 (valid) |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r["ratings"]):
         st = r["stages"]
         cells = ["skipped" if st[s].get("skipped") else
                  f"{st[s]['seconds']:.1f} s ({st[s]['cpu_seconds']:.1f} CPU) / "
@@ -299,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                       load_average=os.getloadavg()[0], model=a.model, epochs=a.epochs,
                       threads=a.threads)
         rows.append(result)
-        (a.out / "scale.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        from kgrec.io import atomic_write_text
+
+        atomic_write_text(a.out / "scale.json", json.dumps(rows, indent=2))
     print(table(rows))
     png = plot(rows, a.out / "scale.png")
     print(f"wrote {a.out / 'scale.json'}" + (f" and {png}" if png else ""), file=sys.stderr)

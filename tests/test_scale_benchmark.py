@@ -72,13 +72,42 @@ def test_large_dlae_forms_on_the_catalogue_are_close_to_exact(catalogue, form):
 
 
 def test_hybrid_on_a_large_catalogue_keeps_its_closed_form_parts(catalogue, tmp_path):
-    """Above ``hybrid_bpr_max_items`` (lowered to 10 here) the default hybrid has no
-    BPR-trained component, and the whole pipeline (with the large-graph text path) runs,
-    ranks and serves from the reloaded folder."""
+    """Above ``hybrid_bpr_max_items`` (lowered to 10 here) the default hybrid fuses its
+    closed-form large-catalogue components (no BPR-trained one), and the whole pipeline
+    (with the large-graph text path) runs, ranks and serves from the reloaded folder."""
     result = _script().run_stages(catalogue, tmp_path, model="hybrid", epochs=1, threads=1,
                                   seed=0, text={"derive_above": 0},
                                   model_options={"hybrid_bpr_max_items": 10,
                                                  "dlae_neighbors": 20})
-    assert result["fusion_weights"] == {"dlae": 1.0}
+    weights = result["fusion_weights"]
+    assert set(weights) == {"dlae", "log-pop", "genre-profile", "director-profile"}
+    assert sum(weights.values()) == pytest.approx(1.0)
     assert 0 < result["metrics"]["ndcg@10"] <= 1
     assert result["serve"]["users"] > 0 and result["serve"]["p95_ms"] > 0
+
+
+def test_scale_compare_reports_validation_and_test_with_overrides(catalogue, tmp_path):
+    """scripts/scale_compare.py: validation and test metrics per model over sampled
+    users, config overrides recorded (here: the large-catalogue hybrid and a shrunk
+    ItemKNN), the JSON written atomically."""
+    import json
+
+    spec = importlib.util.spec_from_file_location("scale_compare",
+                                                  ROOT / "scripts" / "scale_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "compare.json"
+    assert module.main([str(catalogue), "--models", "hybrid", "itemknn", "--max-users", "40",
+                        "--set", "model.hybrid_bpr_max_items=10", "--set", "model.dlae_neighbors=20",
+                        "--set", "model.knn_shrinkage=5", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["model"] == {"hybrid_bpr_max_items": 10, "dlae_neighbors": 20,
+                                         "knn_shrinkage": 5}
+    assert 0 < result["valid_users"] <= 40 and 0 < result["test_users"] <= 40
+    for row in result["models"].values():
+        assert all(0 <= row[k] <= 1 for k in ("valid_ndcg@10", "valid_recall@20", "ndcg@10",
+                                              "recall@20"))
+    assert set(result["models"]["hybrid"]["weights"]) == {"dlae", "log-pop", "genre-profile",
+                                                          "director-profile"}
+    with pytest.raises(SystemExit):
+        module.main([str(catalogue), "--set", "model.knn_shrinkage"])

@@ -19,7 +19,7 @@ standardised sum ranks better than either (measured in ``scripts/benchmark.py``)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +44,30 @@ def standardize(scores: Tensor, exclude: Tensor | None = None) -> Tensor:
         mean = (scores * keep).sum(1, keepdim=True) / count
         std = (((scores - mean) ** 2) * keep).sum(1, keepdim=True).div(count).sqrt()
     return (scores - mean) / std.clamp_min(1e-8)
+
+
+def standardize_excluding(scores: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """:func:`standardize` of ``scores [B, I]`` with the entries ``(rows[k], cols[k])``
+    (distinct) left out of the row statistics, without a dense ``[B, I]`` mask.
+
+    The scores are centred on their row means over all items (one new tensor, float32
+    sums); the kept items' mean offset and variance then follow from the row sums of the
+    centred values and of their squares minus those of the left-out entries (a user's
+    history), in float64, and the centred tensor is shifted and scaled in place: four
+    passes over ``scores`` instead of a masked two-pass computation in float64."""
+    count, items = scores.shape
+    rows, cols = rows.to(scores.device), cols.to(scores.device)
+    out = scores - (scores.sum(1) / items)[:, None]
+    left = out[rows, cols].double()
+    kept_sum = out.sum(1).double() - torch.zeros(count, dtype=torch.float64,
+                                                 device=out.device).index_add_(0, rows, left)
+    kept_squares = (torch.linalg.vector_norm(out, dim=1).double() ** 2
+                    - torch.zeros(count, dtype=torch.float64,
+                                  device=out.device).index_add_(0, rows, left * left))
+    kept = (items - torch.bincount(rows, minlength=count)).clamp_min(1).double()
+    shift = kept_sum / kept
+    std = (kept_squares / kept - shift * shift).clamp_min(0.0).sqrt()
+    return out.sub_(shift.to(out.dtype)[:, None]).div_(std.to(out.dtype).clamp_min(1e-8)[:, None])
 
 
 class ScoreFusion(ScoringModel):
@@ -76,6 +100,26 @@ class ScoreFusion(ScoringModel):
         # device (a dense [U, I] buffer would not scale)
         self._history = None if history is None else sp.csr_matrix(history)
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # A hybrid saved with fewer components (a large catalogue's DLAE-only hybrid,
+        # saved before ``model.hybrid_large_components``): its weights have fewer
+        # entries and its state no slot beyond them. When the saved slots are, buffer
+        # for buffer, this fusion's first components, the later ones are dropped.
+        saved = state_dict.get(prefix + "fusion_weights")
+        kept = 0 if saved is None else int(saved.numel())
+        slots = prefix + "_modules_by_slot."
+        if saved is not None and 0 < kept < len(self.names) and not any(
+                key.startswith(f"{slots}{i}.") for key in state_dict
+                for i in range(kept, len(self.names))):
+            same = all({k[len(f"{slots}{i}."):] for k in state_dict if k.startswith(f"{slots}{i}.")}
+                       == set(module.state_dict()) for i, module in
+                       enumerate(list(self._modules_by_slot)[:kept]))
+            if same:
+                self.names = self.names[:kept]
+                self._modules_by_slot = torch.nn.ModuleList(list(self._modules_by_slot)[:kept])
+                self.fusion_weights = torch.zeros(kept, device=self.fusion_weights.device)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def weight_dict(self) -> dict[str, float]:
         """Component name → fusion weight."""
         return {n: float(w) for n, w in zip(self.names, self.fusion_weights)}
@@ -92,22 +136,37 @@ class ScoreFusion(ScoringModel):
             raise ValueError(f"weights must be non-negative, got {weights}")
         self.fusion_weights.copy_(values)
 
-    def _exclude(self, users: Tensor) -> Tensor | None:
+    def _history_coo(self, users: Tensor) -> tuple[Tensor, Tensor] | None:
+        """``(rows, cols)`` of the known items of ``users [B]`` (``None`` without a
+        history)."""
         if self._history is None:
             return None
         h, idx = self._history, users.cpu().numpy().astype(np.int64)
         start, stop = h.indptr[idx], h.indptr[idx + 1]
-        rows = np.repeat(np.arange(len(idx)), stop - start)
-        cols = h.indices[np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
-                         if len(idx) else np.zeros(0, np.int64)]
-        out = np.zeros((len(idx), self.num_items), dtype=bool)
-        out[rows, cols] = True
-        return torch.from_numpy(out).to(self.fusion_weights.device)
+        sizes = stop - start
+        rows = np.repeat(np.arange(len(idx)), sizes)
+        positions = np.repeat(start - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        return torch.from_numpy(rows), torch.from_numpy(h.indices[positions].astype(np.int64))
+
+    def _exclude(self, users: Tensor) -> Tensor | None:
+        """Dense ``bool [B, I]`` mask of the known items of ``users`` (``None`` without
+        a history)."""
+        coo = self._history_coo(users)
+        if coo is None:
+            return None
+        out = torch.zeros(len(users), self.num_items, dtype=torch.bool)
+        out[coo] = True
+        return out.to(self.fusion_weights.device)
 
     def component_scores(self, users: Tensor) -> dict[str, Tensor]:
-        """Standardised scores ``[B, I]`` of each component."""
-        exclude = self._exclude(users)
-        return {name: standardize(model.score(users), exclude)
+        """Standardised scores ``[B, I]`` of each component (the users' known items left
+        out of the statistics: :func:`standardize_excluding`)."""
+        users = torch.as_tensor(users).long().reshape(-1)
+        coo = self._history_coo(users)
+        if coo is None:
+            return {name: standardize(model.score(users))
+                    for name, model in self.components.items()}
+        return {name: standardize_excluding(model.score(users), *coo)
                 for name, model in self.components.items()}
 
     @property
@@ -115,16 +174,30 @@ class ScoreFusion(ScoringModel):
         """Component name → model."""
         return dict(zip(self.names, self._modules_by_slot))
 
+    def _weighted(self) -> dict[str, float]:
+        """The components with a non-zero weight (all of them when every weight is 0),
+        name → weight: a component the fusion gives no weight is not scored."""
+        weights = self.weight_dict()
+        return {n: w for n, w in weights.items() if w != 0.0} or weights
+
     def score(self, users: Tensor) -> Tensor:
-        parts = self.component_scores(users)
-        return sum(w * parts[n] for n, w in self.weight_dict().items())
+        users = torch.as_tensor(users).long().reshape(-1)
+        weights, coo = self._weighted(), self._history_coo(users)
+        models = self.components
+
+        total = None
+        for name, weight in weights.items():  # accumulated in place: one [B, I] at a time
+            scores = models[name].score(users)
+            z = standardize(scores) if coo is None else standardize_excluding(scores, *coo)
+            total = z.mul_(weight) if total is None else total.add_(z, alpha=weight)
+        return total
 
     def score_history(self, history: Tensor) -> Tensor:
         """Scores for arbitrary binary histories ``[B, I]`` (users not in training):
         the weighted sum of the components' standardised ``score_history``."""
         exclude = history > 0
         return sum(w * standardize(self.components[n].score_history(history), exclude)
-                   for n, w in self.weight_dict().items())
+                   for n, w in self._weighted().items())
 
     def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
         """Leave-one-out scores of one history ``long [n]``

@@ -110,7 +110,7 @@ def neighborhood_solve(X: sp.csr_matrix, lam: np.ndarray, neighbors: int, *,
     n = X.shape[1]
     size = min(neighbors, n)
     G = capped_gram(X, max_history)
-    sets = np.full((n, size), -1, dtype=np.int64)
+    sets = np.full((n, size), n, dtype=np.int64)  # n = padding, sorted last
     for j in range(n):
         lo, hi = G.indptr[j], G.indptr[j + 1]
         cols, vals = G.indices[lo:hi], G.data[lo:hi]
@@ -121,22 +121,34 @@ def neighborhood_solve(X: sp.csr_matrix, lam: np.ndarray, neighbors: int, *,
         if len(cols) > size - 1:
             cols = cols[np.argpartition(-vals, size - 2)[:size - 1]] if size > 1 else cols[:0]
         sets[j, 0] = j
-        sets[j, 1:1 + len(cols)] = np.sort(cols)
-    # G's entries by key row * n + col (sorted, as CSR rows and columns are)
-    keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(G.indptr)) * n + G.indices
-    eye = np.arange(size)
+        sets[j, 1:1 + len(cols)] = cols
+    sets.sort(axis=1)  # each set ascending: the lookups below are runs of increasing keys
+    own = np.argmax(sets == np.arange(n)[:, None], axis=1)  # where item j is in its set
+    # G's entries by key row * n + col (sorted, as CSR rows and columns are); 32-bit
+    # keys when they fit (n < 65,536), which halves the memory the search reads
+    key_type = np.uint32 if n * n < 2 ** 32 else np.int64
+    keys = (np.repeat(np.arange(n, dtype=key_type), np.diff(G.indptr)) * key_type(n)
+            + G.indices.astype(key_type))
+    upper_i, upper_j = np.triu_indices(size)  # G is symmetric: look up one triangle
     rows_out, cols_out, vals_out = [], [], []
     for lo in range(0, n, batch_size):
-        block = sets[lo:lo + batch_size]  # [b, N], -1 = padding
-        valid = block >= 0
-        safe = np.where(valid, block, 0)
-        query = (safe[:, :, None] * n + safe[:, None, :]).ravel()
-        pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-        A = np.where(keys[pos] == query, G.data[pos], 0.0).reshape(len(block), size, size)
-        both = valid[:, :, None] & valid[:, None, :]
-        A = np.where(both, A, 0.0)
-        rhs = A[:, :, 0].copy()  # G[N_j, j]: item j is first in its set
-        A[:, eye, eye] += np.where(valid, lam[safe], 1.0)  # padding: identity rows
+        block = sets[lo:lo + batch_size]  # [b, N], n = padding
+        valid = block < n
+        safe = np.where(valid, block, 0).astype(key_type)
+        query = (safe[:, upper_i] * key_type(n) + safe[:, upper_j]).ravel()
+        # sorted queries: the binary searches then walk the keys in order (~2.5x faster)
+        order = np.argsort(query, kind="stable")
+        pos = np.empty(len(query), dtype=np.int64)
+        pos[order] = np.searchsorted(keys, query[order])
+        pos = np.minimum(pos, len(keys) - 1)
+        upper = np.where(keys[pos] == query, G.data[pos], 0.0).reshape(len(block), -1)
+        upper *= valid[:, upper_i] & valid[:, upper_j]
+        A = np.zeros((len(block), size, size))
+        A[:, upper_i, upper_j] = upper
+        A[:, upper_j, upper_i] = upper
+        rhs = A[np.arange(len(block)), :, own[lo:lo + batch_size]].copy()  # G[N_j, j]
+        A[:, np.arange(size), np.arange(size)] += np.where(valid, lam[np.where(valid, block, 0)],
+                                                           1.0)  # padding: identity rows
         beta = torch.linalg.solve(torch.from_numpy(A), torch.from_numpy(rhs)).numpy()
         rows_out.append(np.repeat(np.arange(lo, lo + len(block)), valid.sum(1)))
         cols_out.append(block[valid])
@@ -301,13 +313,18 @@ class DLAE(SparseHistory, ScoringModel):
 
         Up to :data:`SPARSE_SCORE_USERS` users (a request), the sum of the history's rows
         of :math:`B` (or of :math:`L`, then one product with :math:`R^T`):
-        ``O(nnz I)`` instead of the dense ``O(B I^2)`` product, same numbers."""
+        ``O(nnz I)`` instead of the dense ``O(B I^2)`` product, same numbers. The
+        neighbourhood form always sums the rows of its sparse :math:`B`: the cost is
+        the entries of those rows (``history x neighbors`` per user), where the sparse
+        ``B^T h^T`` product of :meth:`score_history` touches every entry of :math:`B`
+        for each user (10,000 validation users of the 1M catalogue: minutes)."""
         users = torch.as_tensor(users).long().reshape(-1)
+        if self.sparse_weights:
+            rows, cols = self._history_coo(users)
+            return self._sparse_rows_sum(rows, cols, len(users))
         if len(users) > SPARSE_SCORE_USERS:
             return self.score_history(self.history_rows(users))
         rows, cols = self._history_coo(users)
-        if self.sparse_weights:
-            return self._sparse_rows_sum(rows, cols, len(users))
         factor = self.left if self.low_rank else self.weight
         rows, cols = rows.to(factor.device), cols.to(factor.device)
         summed = torch.zeros(len(users), factor.shape[1], device=factor.device)

@@ -93,10 +93,17 @@ def _pop(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     return Popularity(inputs.kg.num_users, inputs.kg.num_items)
 
 
+def _log_pop(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    from kgrec.models.baselines import Popularity
+
+    return Popularity(inputs.kg.num_users, inputs.kg.num_items, log=True)
+
+
 def _itemknn(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.baselines import ItemKNN
 
-    return ItemKNN(inputs.kg.num_users, inputs.kg.num_items, k=config.model.knn_neighbors)
+    return ItemKNN(inputs.kg.num_users, inputs.kg.num_items, k=config.model.knn_neighbors,
+                   shrinkage=config.model.knn_shrinkage)
 
 
 def _ease(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
@@ -134,13 +141,28 @@ def _text_cosine(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     return TextCosine(inputs.item_features, inputs.kg.num_users)
 
 
-def _genre_profile(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+#: Profile models (:class:`~kgrec.models.baselines.GenreProfile` over KG entities) and
+#: the relations whose entities make the profile.
+PROFILE_RELATIONS: dict[str, tuple[str, ...]] = {"genre-profile": ("has_genre",),
+                                                 "director-profile": ("directed_by",)}
+
+
+def _profile(inputs: ModelInputs, config: KGRecConfig, name: str) -> ScoringModel:
     from kgrec.models.baselines import GenreProfile
 
-    genres, _ = inputs.item_entities(("has_genre",))
-    if genres.shape[1] == 0:
-        raise ValueError("genre-profile needs has_genre edges in the knowledge graph")
-    return GenreProfile(genres, inputs.kg.num_users)
+    relations = PROFILE_RELATIONS[name]
+    entities, _ = inputs.item_entities(relations)
+    if entities.shape[1] == 0:
+        raise ValueError(f"{name} needs {'/'.join(relations)} edges in the knowledge graph")
+    return GenreProfile(entities, inputs.kg.num_users)
+
+
+def _genre_profile(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    return _profile(inputs, config, "genre-profile")
+
+
+def _director_profile(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
+    return _profile(inputs, config, "director-profile")
 
 
 def _bpr(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
@@ -190,16 +212,26 @@ def _sage(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
 def _hybrid(inputs: ModelInputs, config: KGRecConfig) -> ScoringModel:
     from kgrec.models.hybrid import ScoreFusion
 
-    names = list(config.model.hybrid_components)
-    if inputs.kg.num_items > config.model.hybrid_bpr_max_items:
-        kept = [n for n in names if REGISTRY[n].fit != BPR]
-        if not kept:
-            raise ValueError(f"the hybrid's components {names} are all BPR-trained, and "
-                             f"{inputs.kg.num_items:,} movies exceed "
-                             f"model.hybrid_bpr_max_items={config.model.hybrid_bpr_max_items:,}")
-        names = kept
-    parts = {name: build_model(name, inputs, config) for name in names}
+    parts = {name: build_model(name, inputs, config) for name in hybrid_parts(inputs, config)}
     return ScoreFusion(parts, history=inputs.train)
+
+
+def hybrid_parts(inputs: ModelInputs, config: KGRecConfig) -> list[str]:
+    """The component names of the hybrid on ``inputs``: ``model.hybrid_components``, or
+    above ``model.hybrid_bpr_max_items`` movies ``model.hybrid_large_components`` without
+    the profile models whose relation has no edges in the graph (a catalogue without
+    directors). Deterministic in the graph and the config, so a saved hybrid is rebuilt
+    with the same parts."""
+    m = config.model
+    if inputs.kg.num_items <= m.hybrid_bpr_max_items:
+        return list(m.hybrid_components)
+    names = [n for n in m.hybrid_large_components
+             if n not in PROFILE_RELATIONS or inputs.item_entities(PROFILE_RELATIONS[n])[0].shape[1]]
+    if not names:
+        raise ValueError(f"none of model.hybrid_large_components {list(m.hybrid_large_components)} "
+                         f"can be built on this graph ({inputs.kg.num_items:,} movies exceed "
+                         f"model.hybrid_bpr_max_items={m.hybrid_bpr_max_items:,})")
+    return names
 
 
 def _sage_training(config: KGRecConfig) -> TrainConfig:
@@ -222,7 +254,8 @@ def _lightgcn_text(config: KGRecConfig) -> bool:
 
 
 def _hybrid_text(config: KGRecConfig) -> bool:
-    return any(REGISTRY[c].needs_text(config) for c in config.model.hybrid_components)
+    return any(REGISTRY[c].needs_text(config) for c in
+               config.model.hybrid_components + config.model.hybrid_large_components)
 
 
 def _always(config: KGRecConfig) -> bool:
@@ -232,6 +265,8 @@ def _always(config: KGRecConfig) -> bool:
 #: name → spec. The only place model names are written out.
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("pop", _pop, CLOSED_FORM, "popularity: training interaction counts"),
+    ModelSpec("log-pop", _log_pop, CLOSED_FORM,
+              "popularity on a log scale (ranks as pop; adds better in a fusion)"),
     ModelSpec("itemknn", _itemknn, CLOSED_FORM, "item-item cosine k nearest neighbours"),
     ModelSpec("ease", _ease, CLOSED_FORM, "EASE linear item-item autoencoder"),
     ModelSpec("dlae", _dlae, CLOSED_FORM, "DLAE: EASE with dropout-scaled regularisation"),
@@ -245,6 +280,9 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("text-cosine", _text_cosine, CLOSED_FORM, "cosine of movie text embeddings",
               needs_text=_always, inductive=True),
     ModelSpec("genre-profile", _genre_profile, CLOSED_FORM, "users' genre profiles",
+              uses_kg=True, inductive=True),
+    ModelSpec("director-profile", _director_profile, CLOSED_FORM,
+              "users' director profiles (shares of their movies' directors)",
               uses_kg=True, inductive=True),
     ModelSpec("sage", _sage, BPR, "inductive heterogeneous GraphSAGE over the KG and text",
               needs_text=_always, uses_kg=True, inductive=True, train_options=_sage_training,

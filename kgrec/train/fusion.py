@@ -73,7 +73,9 @@ def _candidate_scores(fusion: ScoreFusion, users: np.ndarray, valid: sp.csr_matr
         masked = torch.from_numpy(mask[rows].toarray() > 0)
         truth = torch.from_numpy(valid[rows].toarray() > 0) & ~masked
         scores = {n: s.cpu().float() for n, s in fusion.component_scores(batch).items()}
-        index = torch.cat([s.masked_fill(masked, float("-inf")).topk(top, dim=1).indices
+        # in place (the standardised scores are this function's own): the masked entries
+        # are void below anyway
+        index = torch.cat([s.masked_fill_(masked, float("-inf")).topk(top, dim=1).indices
                            for s in scores.values()], dim=1)  # [b, M]
         index, _ = index.sort(dim=1)
         void = torch.zeros_like(index, dtype=torch.bool)

@@ -172,6 +172,23 @@ def test_genre_profile_by_hand():
                                torch.tensor([[2 / 3, 1.0, 1 / 3, 1 / 3]]))
 
 
+def test_genre_profile_dense_and_sparse_products_agree():
+    """Few entities (genres): one dense product; many (people): sparse chunks. Same
+    scores, from the stored histories and from dense histories alike."""
+    rng = np.random.default_rng(0)
+    genres = sp.csr_matrix(rng.random((30, 12)) < 0.3)
+    train = sp.csr_matrix(rng.random((20, 30)) < 0.2)
+    dense = GenreProfile(genres, 20).fit(train)
+    sparse = GenreProfile(genres, 20).fit(train)
+    sparse.dense_entities = 0
+    users = torch.tensor([3, 0, 19, 3])
+    torch.testing.assert_close(dense.score(users), sparse.score(users))
+    torch.testing.assert_close(dense.score_history(dense.history_rows(users)), dense.score(users))
+    expected = train.toarray()[users.numpy()] @ genres.toarray().astype(float)
+    expected = (expected / np.maximum(expected.sum(1, keepdims=True), 1)) @ genres.toarray().T.astype(float)
+    np.testing.assert_allclose(dense.score(users).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 # -- BPR-MF --------------------------------------------------------------------------------
 def test_bprmf_shapes_regulariser_and_gradients():
     torch.manual_seed(0)

@@ -176,3 +176,31 @@ def test_unknown_external_ids_are_errors(name, sample_dataset, split, context, f
     with pytest.raises(KeyError, match="no-such-user"):
         rec.recommend_batch(["no-such-user"], k=3)
     assert len(rec.recommend(split.train.user_id.iloc[0], k=3, explain=False)) == 3
+
+
+def test_large_hybrid_parts_follow_the_config_and_the_graph():
+    """Above ``hybrid_bpr_max_items`` the hybrid's parts are ``hybrid_large_components``
+    minus the profiles whose relation has no edges; below it ``hybrid_components``."""
+    import scipy.sparse as sp
+
+    from kgrec.models.registry import hybrid_parts
+
+    class Inputs:
+        def __init__(self, items, relations):
+            self.kg = type("KG", (), {"num_items": items})()
+            self.relations = relations
+
+        def item_entities(self, relations=()):
+            width = 3 if set(relations) <= self.relations else 0
+            return sp.csr_matrix((5, width)), []
+
+    config = KGRecConfig().replace(model={"hybrid_bpr_max_items": 4})
+    assert hybrid_parts(Inputs(4, set()), config) == ["dlae", "lightgcn"]
+    assert hybrid_parts(Inputs(5, {"has_genre", "directed_by"}), config) == [
+        "dlae", "log-pop", "genre-profile", "director-profile"]
+    assert hybrid_parts(Inputs(5, {"has_genre"}), config) == ["dlae", "log-pop", "genre-profile"]
+    only = config.replace(model={"hybrid_large_components": ("director-profile",)})
+    with pytest.raises(ValueError, match="hybrid_large_components"):
+        hybrid_parts(Inputs(5, set()), only)
+    with pytest.raises(ValueError, match="closed-form"):
+        config.replace(model={"hybrid_large_components": ("lightgcn",)})
