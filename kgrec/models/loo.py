@@ -23,6 +23,10 @@ over the items it does not exclude, :math:`K_0 = \\bar H` and
   :math:`\\sum_{i \\in K_j} u_j \\cdot e_i = u_j \\cdot (s_E - s_H + [j>0] e_{h_j})` and
   :math:`\\sum_{i \\in K_j} (u_j \\cdot e_i)^2 = u_j^T (G_E - G_H) u_j + [j>0] (u_j \\cdot e_{h_j})^2`:
   ``O(n d^2)`` plus ``O(n d m)`` for ``m`` columns.
+* :class:`ConstantLOO` (popularity: every history gets the same row) and
+  :class:`ProfileLOO` (a genre or director profile, user vector = the history's entity
+  shares :math:`p_j`, scores :math:`p_j G^T`) use the same identities with
+  :math:`s_G = \sum_i G_i` and :math:`G^T G` (sparse when the entities are people).
 * :class:`FusionLOO` standardises each component's columns with its moments and sums them
   with the fusion weights: :math:`\\sum_c w_c (r^c_{ji} - \\mu^c_j) / \\sigma^c_j`.
 
@@ -37,7 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DenseLOO", "FoldInLOO", "FusionLOO", "HistoryLOO", "LinearLOO", "SparseLinearLOO"]
+__all__ = ["ConstantLOO", "DenseLOO", "FoldInLOO", "FusionLOO", "HistoryLOO", "LinearLOO",
+           "ProfileLOO", "SparseLinearLOO"]
 
 
 class HistoryLOO:
@@ -293,6 +298,67 @@ class FoldInLOO(HistoryLOO):
         squares = ((u @ gram) * u).sum(1)
         total, squares = _with_own(total, squares, (u[1:] * rows).sum(1))  # u_j · e_{h_j}
         return total.cpu(), squares.cpu(), self.counts()
+
+
+class ConstantLOO(HistoryLOO):
+    """A history-independent model (popularity): every row is ``row [I]``; only the kept
+    items differ between rows."""
+
+    def __init__(self, history: Tensor, row: Tensor):
+        self.history, self.num_items = history, int(row.shape[0])
+        self.row = row.detach().cpu()
+
+    def columns(self, items: Tensor | None = None) -> Tensor:
+        values = self.row[_index(items, self.row.device)]
+        return values.unsqueeze(0).expand(len(self.history) + 1, -1)
+
+    def moments(self) -> tuple[Tensor, Tensor, Tensor]:
+        r = self.row.double()
+        n = len(self.history)
+        inside = r.index_select(0, self.history.cpu()).unsqueeze(0).expand(n + 1, n)
+        total, squares = _over_kept(r.sum().expand(n + 1), (r * r).sum().expand(n + 1), inside)
+        return total, squares, self.counts()
+
+
+class ProfileLOO(HistoryLOO):
+    """A profile model :math:`s(H) = p_H G^T` with :math:`p_H = c_H / \max(|c_H|_1, 1)`
+    and :math:`c_H = \sum_{h \in H} G_h` (:class:`~kgrec.models.baselines.GenreProfile`):
+    the user vectors :math:`p_j` of the ``n + 1`` histories are sparse ``[n + 1, C]``
+    (the entities of ``n`` movies), so columns cost ``O(nnz)`` and the moments use
+    :math:`s_G` and :math:`G^T G` (computed once per model) as :class:`FoldInLOO` does.
+
+    Args:
+        history: ``long [n]``.
+        genres: scipy CSR ``[I, C]`` binary item × entity matrix :math:`G`.
+        entity_sums: float64 ``[C]``: :math:`s_G`, each entity's number of movies.
+        gram: scipy CSR ``[C, C]``: :math:`G^T G`.
+    """
+
+    def __init__(self, history: Tensor, genres, entity_sums: np.ndarray, gram):
+        import scipy.sparse as sp
+
+        self.history, self.num_items = history, genres.shape[0]
+        self.genres, self.entity_sums, self.gram = genres, entity_sums, gram
+        h = history.cpu().numpy()
+        n = len(h)
+        own = genres[h].astype(np.float64)                          # [n, C]: G_{h_j}
+        full = sp.csr_matrix(own.sum(axis=0))                       # [1, C]: c_H
+        rows = sp.vstack([full, sp.csr_matrix(np.ones((n, 1))) @ full - own]).tocsr()
+        totals = np.maximum(np.asarray(rows.sum(axis=1)).ravel(), 1.0)
+        self.users = (sp.diags(1.0 / totals) @ rows).tocsr()        # [n + 1, C]: p_j
+
+    def columns(self, items: Tensor | None = None) -> Tensor:
+        g = self.genres if items is None else self.genres[
+            torch.as_tensor(items, dtype=torch.long).reshape(-1).cpu().numpy()]
+        return torch.from_numpy(np.asarray((self.users @ g.T).toarray(), dtype=np.float64))
+
+    def moments(self) -> tuple[Tensor, Tensor, Tensor]:
+        u = self.users
+        total = torch.from_numpy(np.asarray(u @ self.entity_sums, dtype=np.float64).ravel())
+        squares = torch.from_numpy(np.asarray((u @ self.gram).multiply(u).sum(axis=1),
+                                              dtype=np.float64).ravel())
+        total, squares = _over_kept(total, squares, self.columns(self.history))
+        return total, squares, self.counts()
 
 
 class FusionLOO(HistoryLOO):

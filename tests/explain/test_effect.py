@@ -53,7 +53,7 @@ def _fitted_models():
     """Small fitted models of every closed form of ``score_history_loo`` (and their fusion)."""
     import scipy.sparse as sp
 
-    from kgrec.models.baselines import EASE
+    from kgrec.models.baselines import EASE, GenreProfile, Popularity
     from kgrec.models.hybrid import ScoreFusion
     from kgrec.models.lightgcn import LightGCN, normalized_adjacency
     from kgrec.models.linear import DLAE
@@ -69,8 +69,17 @@ def _fitted_models():
     fusion = ScoreFusion({"dlae": dlae, "gcn": gcn}, {"dlae": 0.7, "gcn": 0.3}).eval()
     assert low.low_rank and not dlae.low_rank
     assert near.sparse_weights
+    # genre and director profiles (movies with 0, 1 or several entities), popularity
+    genres = sp.csr_matrix((rng.random((9, 4)) < 0.4).astype(np.float32))
+    genre = GenreProfile(genres, 12).fit(x)
+    people = GenreProfile(sp.csr_matrix((rng.random((9, 6)) < 0.3).astype(np.float32)), 12).fit(x)
+    people.dense_entities = 1  # the sparse path large catalogues take
+    pop, log_pop = Popularity(12, 9).fit(x), Popularity(12, 9, log=True).fit(x)
+    large = ScoreFusion({"dlae": dlae, "log-pop": log_pop, "genre": genre, "people": people},
+                        {"dlae": 0.2, "log-pop": 0.4, "genre": 0.3, "people": 0.1}).eval()
     return {"ease": ease, "dlae": dlae, "dlae-low-rank": low, "dlae-neighbors": near,
-            "lightgcn": gcn, "fusion": fusion}
+            "lightgcn": gcn, "fusion": fusion, "genre-profile": genre,
+            "people-profile": people, "pop": pop, "log-pop": log_pop, "large-fusion": large}
 
 
 def test_closed_form_leave_one_out_equals_scoring_each_shorter_history():
