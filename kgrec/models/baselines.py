@@ -97,17 +97,19 @@ class Popularity(_ClosedForm):
         self.log = bool(log)
         self.register_buffer("counts", torch.zeros(self.num_items))
 
+    def _row(self) -> Tensor:
+        """``[I]``: every user's scores."""
+        return torch.log1p(self.counts) if self.log else self.counts
+
     def _scores(self, rows: int) -> Tensor:
-        row = torch.log1p(self.counts) if self.log else self.counts
-        return row.unsqueeze(0).repeat(rows, 1)
+        return self._row().unsqueeze(0).repeat(rows, 1)
 
     def history_loo(self, history: Tensor, batch_size: int = 256) -> HistoryLOO:
         """Leave-one-out scores (:class:`~kgrec.models.loo.ConstantLOO`): every history
         gets the same row, so no ``[n + 1, I]`` matrix is scored."""
         from kgrec.models.loo import ConstantLOO
 
-        row = torch.log1p(self.counts) if self.log else self.counts
-        return ConstantLOO(torch.as_tensor(history, dtype=torch.long).reshape(-1), row)
+        return ConstantLOO(torch.as_tensor(history, dtype=torch.long).reshape(-1), self._row())
 
     def fit(self, interactions: Any) -> Popularity:
         """Count each item's training users. ``interactions``: binary ``[U, I]`` (kept
