@@ -17,7 +17,8 @@ no user). For ML-100K the graph includes the RecBole Freebase KG when ``--kg-dir
 Metrics: P@10 = relevant among the top 10 / 10; capped P@10 = relevant / min(10, |truth|)
 (the best a system can reach when fewer than 10 movies qualify); explained = share of
 results with at least one explanation; path-explained = share whose first explanation
-cites a graph edge (the rest cite the release year or the text similarity).
+cites a graph edge (the rest cite the release year or the text similarity). ``--out`` keeps
+every query's results, each marked ``+`` (in the truth) or ``-``.
 """
 
 from __future__ import annotations
@@ -197,8 +198,9 @@ def run(dataset, queries: list[dict], movies: dict[str, dict], k: int,
                      "path_explained": float(np.mean([bool(e and e[0].steps) for _, _, e in results]))
                      if results else 0.0,
                      "ms": ms, "intent": repr(intent),
-                     "top3": [f"{facts.titles[i]} ({facts.years[i]}): {e[0].text if e else '-'}"
-                              for i, _, e in results[:3]]})
+                     "top": [("+" if kg.item_ids[i] in rel else "-")
+                             + f" {facts.titles[i]} ({facts.years[i]}): {e[0].text if e else '-'}"
+                             for i, _, e in results]})
     return rows
 
 
@@ -207,8 +209,8 @@ def report(name: str, rows: list[dict]) -> None:
     for r in rows:
         print(f"{r['p10']:.1f} {r['p10_capped']:.2f} |T|={r['truth']:<4} {r['cat']:<10} {r['q']!r}")
         print(f"      {r['intent']}")
-        for t in r["top3"]:
-            print(f"      - {t}")
+        for t in r["top"][:3]:   # all k, each marked + (in the truth) or -, in --out
+            print(f"      {t}")
     cats = sorted({r["cat"] for r in rows})
     for c in cats + ["ALL"]:
         rs = [r for r in rows if c in ("ALL", r["cat"])]
