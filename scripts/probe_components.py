@@ -10,6 +10,7 @@ weights with and without the KG DLAE. Test NDCG@10 is printed for the chosen wei
 only (train and valid masked)::
 
     PYTHONPATH=$PWD HF_HUB_OFFLINE=1 python scripts/probe_components.py
+    PYTHONPATH=$PWD HF_HUB_OFFLINE=1 python scripts/probe_components.py --gnn lightgcn-kg
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def main() -> None:
     ap.add_argument("--data-dir", default="../shared/datasets/ml-100k")
     ap.add_argument("--kg-dir", default="../shared/datasets/kg-links/RecBole-ml-100k")
     ap.add_argument("--config", default="configs/ml100k-kg-hybrid.toml")
+    ap.add_argument("--gnn", default="lightgcn", choices=("lightgcn", "lightgcn-kg"),
+                    help="the BPR-trained component (lightgcn-kg: LightGCN over ratings and "
+                         "KG edges, which the no-KG rows then replace by lightgcn)")
     args = ap.parse_args()
     ds = load_dataset("ml-100k", data_dir=args.data_dir, kg_dir=args.kg_dir)
     split = read_split(args.split_dir)
@@ -73,18 +77,23 @@ def main() -> None:
     test, mask_t = to_csr(split.test, kg), (ctx.train + ctx.valid).tocsr()
     users = torch.arange(kg.num_users)
     parts = {}
-    for name in ("dlae", "kg-text-dlae", "lightgcn"):
-        model = fit_model(name, ctx, config).model
-        with torch.no_grad():
-            parts[name] = standardise(model.score(users).numpy(), train)
+    for name in ("dlae", "kg-text-dlae", "lightgcn", args.gnn):
+        if name not in parts:
+            model = fit_model(name, ctx, config).model
+            with torch.no_grad():
+                parts[name] = standardise(model.score(users).numpy(), train)
 
     def report(label: str, comps: list[np.ndarray]) -> None:
         v, w = search(comps, valid, train)
         s = sum(a * p for a, p in zip(w, comps))
         print(f"{label}: weights {[round(float(a), 2) for a in w]} valid {v:.4f} test {ndcg10(s, test, mask_t):.4f}", flush=True)
 
-    three = [parts["dlae"], parts["kg-text-dlae"], parts["lightgcn"]]
-    report("dlae + kg-dlae + lightgcn", three)
+    three = [parts["dlae"], parts["kg-text-dlae"], parts[args.gnn]]
+    report(f"dlae + kg-dlae + {args.gnn}", three)
+    if args.gnn != "lightgcn":
+        report(f"dlae + {args.gnn}", [parts["dlae"], parts[args.gnn]])
+        report(f"dlae + kg-dlae + {args.gnn} + lightgcn", [*three, parts["lightgcn"]])
+        return
     report("dlae + lightgcn (no kg)", [parts["dlae"], parts["lightgcn"]])
     # time-local popularity
     tr = split.train
