@@ -25,28 +25,27 @@ import torch
 from kgrec.config import KGRecConfig
 from kgrec.data import load_dataset, read_split
 from kgrec.evaluate import to_csr
+from kgrec.evaluate.segments import user_quantiles
+from kgrec.models.hybrid import standardize
 from kgrec.train.fit import build_context, fit_model
 
 DISCOUNT = 1 / np.log2(np.arange(2, 12))
 GRID = np.round(np.linspace(0, 1, 11), 2)
 
 
-def ndcg10(scores: np.ndarray, target: sp.csr_matrix, mask: sp.csr_matrix,
+def ndcg10(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray,
            users: np.ndarray | None = None) -> float:
-    s = np.where(mask.toarray() > 0, -np.inf, scores)
+    """Mean NDCG@10 of dense scores over users with a relevant item; ``truth`` and
+    ``mask``: dense boolean ``[U, I]`` (densified once by the caller: the grid scores
+    hundreds of fusions)."""
+    s = np.where(mask, -np.inf, scores)
     top = np.argpartition(-s, 10, axis=1)[:, :10]
     top = np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
-    truth = target.toarray() > 0
     dcg = (np.take_along_axis(truth, top, 1) * DISCOUNT).sum(1)
     n = truth.sum(1)
     idcg = np.array([DISCOUNT[:min(x, 10)].sum() for x in n])
     keep = n > 0 if users is None else (n > 0) & users
     return float((dcg[keep] / idcg[keep]).mean())
-
-
-def standardise(scores: np.ndarray, train: sp.csr_matrix) -> np.ndarray:
-    free = np.where(train.toarray() > 0, np.nan, scores)
-    return (scores - np.nanmean(free, 1, keepdims=True)) / (np.nanstd(free, 1, keepdims=True) + 1e-9)
 
 
 def search(parts: list[np.ndarray], valid, mask, users=None) -> tuple[float, list[float]]:
@@ -73,18 +72,25 @@ def main() -> None:
     split = read_split(args.split_dir)
     config = KGRecConfig.load(args.config)
     ctx = build_context(ds, split.train, split.valid, config, text=False)
-    kg, train, valid = ctx.kg, ctx.train, ctx.valid
-    test, mask_t = to_csr(split.test, kg), (ctx.train + ctx.valid).tocsr()
+    kg, train = ctx.kg, ctx.train
+    rated, valid = train.toarray() > 0, ctx.valid.toarray() > 0
+    test, mask_t = to_csr(split.test, kg).toarray() > 0, rated | valid
+
+    def standardise(scores: np.ndarray) -> np.ndarray:
+        # per-user z-scores over the unrated movies, as the fusion does
+        return standardize(torch.from_numpy(np.asarray(scores, np.float32)),
+                           torch.from_numpy(rated)).numpy()
+
     users = torch.arange(kg.num_users)
     parts = {}
     for name in ("dlae", "kg-text-dlae", "lightgcn", args.gnn):
         if name not in parts:
             model = fit_model(name, ctx, config).model
             with torch.no_grad():
-                parts[name] = standardise(model.score(users).numpy(), train)
+                parts[name] = standardise(model.score(users).numpy())
 
     def report(label: str, comps: list[np.ndarray]) -> None:
-        v, w = search(comps, valid, train)
+        v, w = search(comps, valid, rated)
         s = sum(a * p for a, p in zip(w, comps))
         print(f"{label}: weights {[round(float(a), 2) for a in w]} valid {v:.4f} test {ndcg10(s, test, mask_t):.4f}", flush=True)
 
@@ -107,7 +113,7 @@ def main() -> None:
     d = np.arange(days)
     for tau in (3, 7, 14, 30):
         kernel = np.exp(-0.5 * ((d[:, None] - d[None, :]) / tau) ** 2)
-        local = standardise(np.log1p(100 * user_days @ kernel @ item_days.T), train)
+        local = standardise(np.log1p(100 * user_days @ kernel @ item_days.T))
         report(f"three + time-local popularity tau {tau} d", [*three, local])
     # RP3beta
     x = train.astype(np.float64)
@@ -118,20 +124,18 @@ def main() -> None:
         w = (piu.power(alpha) @ pui.power(alpha)).toarray() / np.maximum(di, 1)[None, :] ** beta
         np.fill_diagonal(w, 0)
         s = np.asarray(x @ w)
-        v = ndcg10(s, valid, train)
+        v = ndcg10(s, valid, rated)
         if best is None or v > best[0]:
             best = (v, alpha, beta, s)
     print(f"rp3beta alone: alpha {best[1]} beta {best[2]} valid {best[0]:.4f} "
           f"test {ndcg10(best[3], test, mask_t):.4f}")
-    report("three + rp3beta", [*three, standardise(best[3], train)])
+    report("three + rp3beta", [*three, standardise(best[3])])
     # per-quartile weights
-    length = np.asarray(train.sum(1)).ravel()
-    quart = np.empty(kg.num_users, int)
-    quart[np.argsort(length, kind="stable")] = np.arange(kg.num_users) * 4 // kg.num_users
+    quart = user_quantiles(rated.sum(1))
     for label, comps in (("with kg", three), ("no kg", [parts["dlae"], parts["lightgcn"]])):
         fused = np.zeros_like(comps[0])
         for q in range(4):
-            _, w = search(comps, valid, train, quart == q)
+            _, w = search(comps, valid, rated, quart == q)
             fused[quart == q] = sum(a * p for a, p in zip(w, comps))[quart == q]
         print(f"per-quartile weights, {label}: test {ndcg10(fused, test, mask_t):.4f} "
               f"Q1 {ndcg10(fused, test, mask_t, quart == 0):.4f}", flush=True)
