@@ -15,7 +15,8 @@ no user). For ML-100K the graph includes the RecBole Freebase KG when ``--kg-dir
         --ml100k ../shared/datasets/ml-100k --kg-dir ../shared/datasets/kg-links/RecBole-ml-100k
 
 Metrics: P@10 = relevant among the top 10 / 10; capped P@10 = relevant / min(10, |truth|)
-(the best a system can reach when fewer than 10 movies qualify); explained = share of
+(the best a system can reach when fewer than 10 movies qualify); ceiling = min(10, |truth|) / 10,
+the best P@10 any ranking can reach on the query; explained = share of
 results with at least one explanation; path-explained = share whose first explanation
 cites a graph edge (the rest cite the release year or the text similarity). ``--out`` keeps
 every query's results, each marked ``+`` (in the truth) or ``-``.
@@ -194,6 +195,7 @@ def run(dataset, queries: list[dict], movies: dict[str, dict], k: int,
         rows.append({"q": spec["q"], "cat": spec["cat"], "p10": hits / k,
                      "p10_either": sum(i in rel2 for i in ids) / k,
                      "p10_capped": hits / max(1, min(k, len(rel))), "truth": len(rel),
+                     "ceiling": min(k, len(rel)) / k,
                      "explained": float(np.mean([bool(e) for _, _, e in results])) if results else 0.0,
                      "path_explained": float(np.mean([bool(e and e[0].steps) for _, _, e in results]))
                      if results else 0.0,
@@ -216,7 +218,8 @@ def report(name: str, rows: list[dict]) -> None:
         rs = [r for r in rows if c in ("ALL", r["cat"])]
         print(f"{c:<11} n={len(rs):>2}  P@10 {np.mean([r['p10'] for r in rs]):.3f}  "
               f"(either truth {np.mean([r['p10_either'] for r in rs]):.3f})  "
-              f"capped {np.mean([r['p10_capped'] for r in rs]):.3f}  explained "
+              f"capped {np.mean([r['p10_capped'] for r in rs]):.3f}  ceiling "
+              f"{np.mean([r['ceiling'] for r in rs]):.3f}  explained "
               f"{np.mean([r['explained'] for r in rs]):.3f}  path-explained "
               f"{np.mean([r['path_explained'] for r in rs]):.3f}")
     ms = np.array([r["ms"] for r in rows])
